@@ -1,0 +1,63 @@
+-- recoup-migrate's own state. Lives in its own schema (default recoup_migrate, --state-schema),
+-- created on first use; nothing here touches the production tables.
+-- __SCHEMA__ is replaced by the quoted schema name before this runs.
+
+create schema if not exists __SCHEMA__;
+
+-- One row per invocation (or per joined run, when several workers share one).
+create table if not exists __SCHEMA__.runs (
+  run_id uuid primary key,
+  command text not null,
+  scope jsonb not null default '{}'::jsonb,
+  options jsonb not null default '{}'::jsonb,
+  status text not null default 'running' check (status in ('running', 'completed', 'incomplete', 'failed', 'undone')),
+  tool_version text not null,
+  converter_version integer not null,
+  started_at timestamptz not null default now(),
+  heartbeat_at timestamptz not null default now(),
+  finished_at timestamptz,
+  summary jsonb
+);
+
+-- Exclusion between runs that must not overlap: one row per lease name, expiring unless renewed.
+-- Lease rows rather than advisory locks, because advisory locks are session state that a
+-- transaction-mode pooler does not keep.
+create table if not exists __SCHEMA__.leases (
+  name text primary key,
+  run_id uuid not null,
+  command text not null,
+  holder text not null,
+  acquired_at timestamptz not null default now(),
+  expires_at timestamptz not null
+);
+
+-- Per legacy room: the source fingerprint the last backfill saw, and what it concluded.
+create table if not exists __SCHEMA__.room_ledger (
+  room_id uuid primary key,
+  session_id text not null,
+  status text not null,
+  fingerprint text not null,
+  converter_version integer not null,
+  reasons text[] not null default '{}',
+  memories_total integer not null default 0,
+  memories_skipped integer not null default 0,
+  skipped jsonb not null default '[]'::jsonb,
+  run_id uuid not null,
+  updated_at timestamptz not null default now()
+);
+
+-- Per target row the tool wrote (or adopted as equal to what it would write): the digest of what it
+-- holds, so that a later run can tell "still ours" from "changed in the app".
+create table if not exists __SCHEMA__.target_ledger (
+  kind text not null check (kind in ('session', 'chat', 'message')),
+  id text not null,
+  room_id uuid not null,
+  digest text not null,
+  inserted_by uuid,
+  written_by uuid not null,
+  converter_version integer not null,
+  written_at timestamptz not null default now(),
+  primary key (kind, id)
+);
+create index if not exists target_ledger_inserted_by_idx on __SCHEMA__.target_ledger (inserted_by);
+create index if not exists target_ledger_room_idx on __SCHEMA__.target_ledger (room_id);

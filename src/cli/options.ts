@@ -1,0 +1,41 @@
+import { Option, type Command } from 'commander';
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** Connection, state and output flags that every command takes. */
+export function addCommonOptions(command: Command): Command {
+  return command
+    .option('--database-url <url>', 'Postgres URL (else DATABASE_URL, else the PG* variables)')
+    .option('--ssl-ca <file>', 'verify the server against this CA certificate (Supabase: its root certificate)')
+    .option('--insecure-tls', 'encrypt without verifying the server certificate (allows a man in the middle)')
+    .option('--allow-plaintext', 'allow a non-TLS connection to a non-local host')
+    .option('--state-schema <name>', "schema for the tool's own state", 'recoup_migrate')
+    .option('--report-dir <dir>', 'where reports go (default ./recoup-migrate-reports/<command>-<run id>/)')
+    .option('--json', 'print exactly one JSON summary on stdout')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--no-progress', 'no progress bar (there is none off a TTY anyway)')
+    .option('--show-values', 'print (truncated) message values in reports; off by default')
+    .option('--statement-timeout <ms>', 'SET LOCAL statement_timeout per transaction', '120000')
+    .option('--lock-timeout <ms>', 'SET LOCAL lock_timeout per transaction', '10000');
+}
+
+/** Flags of every command that walks rooms. */
+export function addWalkOptions(command: Command, roomFlag = '--room <uuid>'): Command {
+  return command
+    .option('--batch-size <n>', 'rooms per batch (one transaction each)', '500')
+    .option('--concurrency <n>', 'batches in flight in this process', '2')
+    .option(roomFlag, 'only this room (repeatable)', collect)
+    .option('--since <time>', 'only rooms with any legacy change since this ISO time')
+    .option('--limit <n>', 'at most this many rooms');
+}
+
+export function addBudgetOptions(command: Command): Command {
+  return command
+    .option('--max-skipped-ratio <0..1>', 'exit 1 when more than this share of migrated rooms\' memories were skipped')
+    .option('--max-skipped-rooms <n>', 'exit 1 when more rooms than this were skipped')
+    .option('--max-failed <n>', 'exit 1 when more rooms than this failed (default 0)');
+}
+
+export function dryRunOption(): Option {
+  return new Option('--dry-run', 'run the real statements in transactions that are rolled back; write nothing');
+}

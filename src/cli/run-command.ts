@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import type { CommandContext } from '../commands/context.ts';
+import { createPool, resolveConnection } from '../db/connection.ts';
+import { defaultReportDir } from '../report/report-writer.ts';
+import type { ExitCode, RunSummary } from '../report/summary.ts';
+import { describeFlagErrors, type CommonFlags } from '../runtime/config.ts';
+import { errorMessage, PreconditionError, scrubSecrets } from '../runtime/errors.ts';
+import { createLogger } from '../runtime/logger.ts';
+
+// Pool clients beyond the batch workers: the planner's keyset reads, lease heartbeats, run records.
+const EXTRA_POOL_CLIENTS = 2;
+
+/**
+ * The one wrapper around every command: flags → trusted config (exit 2 on any problem), a pool, the
+ * command, its summary on stdout, and the exit code. Commands return data; only this decides 0/1/2/3.
+ */
+export async function runCommand<S extends z.ZodType<CommonFlags & { concurrency?: number }>>(
+  command: string,
+  schema: S,
+  rawFlags: Record<string, unknown>,
+  run: (flags: z.infer<S>, context: CommandContext) => Promise<RunSummary>,
+): Promise<ExitCode> {
+  const runId = randomUUID();
+  const startedAt = new Date();
+  const parsed = schema.safeParse(rawFlags);
+  const wantsJson = rawFlags.json === true;
+  if (!parsed.success) {
+    return finish(failureSummary(command, runId, startedAt, 2, `Invalid flags:\n${describeFlagErrors(parsed.error)}`), wantsJson);
+  }
+  const flags = parsed.data;
+  let secrets: readonly string[] = [];
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`\nSecond ${signal}: exiting now. Committed batches stay; re-run to continue.\n`);
+      process.exit(3);
+    }
+    process.stderr.write(`\n${signal}: finishing the batches in flight, then writing the report (again to force).\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const connection = resolveConnection(flags);
+    secrets = connection.secrets;
+    const logger = createLogger(flags.logLevel, secrets).child({ command, runId });
+    for (const warning of connection.warnings) logger.warn(warning);
+    const pool = createPool(connection, (flags.concurrency ?? 1) + EXTRA_POOL_CLIENTS);
+    try {
+      await pool.query('select 1').catch((error: unknown) => {
+        throw new PreconditionError(`Cannot connect to ${connection.display}: ${errorMessage(error)}`);
+      });
+      const context: CommandContext = {
+        pool,
+        connection,
+        logger,
+        stateSchema: flags.stateSchema,
+        runId,
+        startedAt,
+        reportDir: flags.reportDir ?? defaultReportDir(command, runId),
+        progress: flags.progress,
+        showValues: flags.showValues,
+        stopSignal: controller.signal,
+      };
+      const summary = await run(flags, context);
+      return finish(summary, flags.json);
+    } finally {
+      await pool.end().catch(() => {});
+    }
+  } catch (error) {
+    const code: ExitCode = error instanceof PreconditionError ? 2 : 3;
+    const message = scrubSecrets(errorMessage(error), secrets);
+    return finish(failureSummary(command, runId, startedAt, code, message), flags.json);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function failureSummary(command: string, runId: string, startedAt: Date, exitCode: ExitCode, error: string): RunSummary {
+  return {
+    command,
+    runId,
+    dryRun: false,
+    complete: false,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    exitCode,
+    reasons: {},
+    reportDir: null,
+    error,
+  };
+}
+
+function finish(summary: RunSummary, json: boolean): ExitCode {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    process.stdout.write(renderHuman(summary));
+  }
+  return summary.exitCode;
+}
+
+function renderHuman(summary: RunSummary): string {
+  const lines: string[] = [];
+  const head = `${summary.command}${summary.dryRun ? ' (dry run)' : ''}: exit ${summary.exitCode}${summary.complete ? '' : ' (incomplete)'}`;
+  lines.push(head);
+  if (summary.error) lines.push(`error: ${summary.error}`);
+  for (const problem of summary.problems ?? []) lines.push(`problem: ${problem}`);
+  const counts = (name: string, counters: object | undefined) => {
+    if (!counters) return;
+    lines.push(`${name}: ${Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  };
+  counts('rooms', summary.rooms);
+  counts('messages', summary.messages);
+  const reasons = Object.entries(summary.reasons);
+  if (reasons.length > 0) lines.push(`reasons: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (summary.reportDir) lines.push(`reports: ${summary.reportDir}`);
+  return `${lines.join('\n')}\n`;
+}

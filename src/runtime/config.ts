@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { LOG_LEVELS } from './logger.ts';
+
+/**
+ * Flag schemas: raw commander values in, trusted types out. Each command's schema is `.strict()`, so a
+ * flag that reaches a command it doesn't belong to is an error rather than silently ignored.
+ */
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a uuid');
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier');
+
+export const connectionFlags = {
+  databaseUrl: z.string().min(1).optional(),
+  sslCa: z.string().min(1).optional(),
+  insecureTls: z.boolean().default(false),
+  allowPlaintext: z.boolean().default(false),
+};
+
+export const outputFlags = {
+  stateSchema: identifier.default('recoup_migrate'),
+  reportDir: z.string().min(1).optional(),
+  json: z.boolean().default(false),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  progress: z.boolean().default(true),
+  showValues: z.boolean().default(false),
+  // Supabase caps the postgres role at 2 minutes by default; each transaction sets its own, locally.
+  statementTimeout: z.coerce.number().int().min(1_000).default(120_000),
+  lockTimeout: z.coerce.number().int().min(100).default(10_000),
+};
+
+export const walkFlags = {
+  batchSize: positiveInt(100_000).default(500),
+  concurrency: positiveInt(64).default(2),
+  room: z.array(uuid).optional(),
+  since: z.iso.datetime({ offset: true }).or(z.iso.date()).transform((value) => new Date(value)).optional(),
+  limit: positiveInt(Number.MAX_SAFE_INTEGER).optional(),
+};
+
+export const budgetFlags = {
+  maxSkippedRatio: z.coerce.number().min(0).max(1).optional(),
+  maxSkippedRooms: z.coerce.number().int().min(0).optional(),
+  maxFailed: z.coerce.number().int().min(0).optional(),
+};
+
+export const backfillFlags = z
+  .object({
+    ...connectionFlags,
+    ...outputFlags,
+    ...walkFlags,
+    ...budgetFlags,
+    dryRun: z.boolean().default(false),
+    undo: uuid.optional(),
+  })
+  .strict();
+export type BackfillFlags = z.infer<typeof backfillFlags>;
+
+export const commonFlags = z.object({ ...connectionFlags, ...outputFlags });
+export type CommonFlags = z.infer<typeof commonFlags>;
+
+/** Every problem at once, one per line, each naming the flag. */
+export function describeFlagErrors(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const flag = issue.path.length > 0 ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'flags';
+      return `${flag}: ${issue.message}`;
+    })
+    .join('\n');
+}
