@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { backfill } from '../../commands/backfill.ts';
+import { undoBackfill } from '../../commands/backfill-undo.ts';
+import { EXIT_CODES_HELP } from '../../report/summary.ts';
+import { backfillFlags } from '../../runtime/config.ts';
+import { addBudgetOptions, addCommonOptions, addWalkOptions, dryRunOption } from '../options.ts';
+import { runCommand } from '../run-command.ts';
+
+export function registerBackfill(program: Command, setExitCode: (code: number) => void): void {
+  addBudgetOptions(addWalkOptions(addCommonOptions(program.command('backfill'))))
+    .description('rooms → sessions + chats, memories → chat_messages (AI SDK v6); idempotent and resumable')
+    .addOption(dryRunOption())
+    .option('--undo <runId>', 'remove the rows that run inserted and the app has not changed since')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ recoup-migrate backfill --dry-run                       preview: real SQL, rolled back
+  $ recoup-migrate backfill --max-failed 0 --max-skipped-ratio 0.01
+  $ recoup-migrate backfill --since 2026-11-01T00:00:00Z    stragglers only
+  $ recoup-migrate backfill --room 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed
+  $ recoup-migrate backfill --undo <runId>                  take a run back
+
+${EXIT_CODES_HELP}`,
+    )
+    .action(async (flags: Record<string, unknown>) => {
+      setExitCode(
+        await runCommand('backfill', backfillFlags, flags, (f, context) =>
+          f.undo
+            ? undoBackfill({ runId: f.undo, dryRun: f.dryRun }, context)
+            : backfill(
+                {
+                  scope: { rooms: f.room, since: f.since, limit: f.limit },
+                  batchSize: f.batchSize,
+                  concurrency: f.concurrency,
+                  dryRun: f.dryRun,
+                  maxSkippedRatio: f.maxSkippedRatio,
+                  maxSkippedRooms: f.maxSkippedRooms,
+                  maxFailed: f.maxFailed,
+                  statementTimeoutMs: f.statementTimeout,
+                  lockTimeoutMs: f.lockTimeout,
+                },
+                context,
+              ),
+        ),
+      );
+    });
+}
