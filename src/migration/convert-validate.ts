@@ -1,0 +1,91 @@
+/**
+ * Validation by the AI SDK itself (`safeValidateUIMessages`, ai@6.0.190), with its error reduced to a
+ * short detail that names paths and expectations but carries no message content (reports must not).
+ */
+import { safeValidateUIMessages } from 'ai';
+import { isJsonObject } from './json.ts';
+
+const MAX_DETAIL_LENGTH = 300;
+
+/** null when the message is a valid v6 UIMessage, else a short description of why not. */
+export async function validateMessage(message: unknown): Promise<string | null> {
+  try {
+    const result = await safeValidateUIMessages({ messages: [message] });
+    return result.success ? null : describeValidationError(result.error, message);
+  } catch (error) {
+    return truncate(`validator failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+interface Issue {
+  code?: string;
+  path?: PropertyKey[];
+  message?: string;
+  errors?: Issue[][];
+}
+
+function describeValidationError(error: Error, message: unknown): string {
+  const issues = zodIssues(error.cause);
+  if (issues === undefined) {
+    // The SDK's own message repeats the whole value; keep only what follows it.
+    return truncate(error.message.replace(/Value: [\s\S]*?\.\s*Error message:/, 'Error message:'));
+  }
+  return truncate(issues.map((issue) => describeIssue(issue, message)).join('; '));
+}
+
+function zodIssues(cause: unknown): Issue[] | undefined {
+  if (typeof cause !== 'object' || cause === null || !('issues' in cause)) return undefined;
+  return Array.isArray(cause.issues) ? (cause.issues as Issue[]) : undefined;
+}
+
+function describeIssue(issue: Issue, message: unknown): string {
+  // Paths start at the messages array: [0, 'parts', 2, ...].
+  const path = (issue.path ?? []).slice(1);
+  const where = formatPath(path);
+  if (issue.code !== 'invalid_union' || !Array.isArray(issue.errors)) {
+    return `${where || 'message'}: ${issue.message ?? issue.code ?? 'invalid'}`;
+  }
+  const part = partAt(message, path);
+  const label = `${where} (${describePart(part)})`;
+  const branch = closestBranch(issue.errors);
+  if (branch === undefined) return `${label}: no v6 part schema has this type`;
+  return `${label}: ${branch.map((inner) => `${formatPath(inner.path ?? []) || 'part'}: ${inner.message ?? inner.code}`).join(', ')}`;
+}
+
+/** The union member that failed least: its type matched, and preferably its state too. */
+function closestBranch(branches: Issue[][]): Issue[] | undefined {
+  let best: Issue[] | undefined;
+  let bestScore = Number.POSITIVE_INFINITY;
+  for (const branch of branches) {
+    if (branch.some((inner) => inner.path?.[0] === 'type')) continue;
+    const score = branch.length + (branch.some((inner) => inner.path?.[0] === 'state') ? 1000 : 0);
+    if (score < bestScore) {
+      best = branch;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+function partAt(message: unknown, path: PropertyKey[]): unknown {
+  if (!isJsonObject(message) || path[0] !== 'parts' || typeof path[1] !== 'number') return undefined;
+  return Array.isArray(message.parts) ? message.parts[path[1]] : undefined;
+}
+
+function describePart(part: unknown): string {
+  if (!isJsonObject(part)) return 'not an object';
+  const type = typeof part.type === 'string' ? JSON.stringify(part.type.slice(0, 60)) : 'no type';
+  return typeof part.state === 'string' ? `type ${type}, state ${JSON.stringify(part.state.slice(0, 30))}` : `type ${type}`;
+}
+
+function formatPath(path: PropertyKey[]): string {
+  let text = '';
+  for (const key of path) {
+    text += typeof key === 'number' ? `[${key}]` : `${text === '' ? '' : '.'}${String(key)}`;
+  }
+  return text;
+}
+
+function truncate(text: string): string {
+  return text.length <= MAX_DETAIL_LENGTH ? text : `${text.slice(0, MAX_DETAIL_LENGTH - 1)}…`;
+}

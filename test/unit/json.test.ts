@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import {
+  canonicalJson,
+  isJsonObject,
+  isLosslessNumber,
+  LosslessNumber,
+  parseJson,
+  stringifyJson,
+} from '../../src/migration/json.ts';
+
+describe('parseJson', () => {
+  it('keeps integers beyond 2^53 as lossless numbers and safe numbers as plain numbers', () => {
+    const value = parseJson('{"big":12345678901234567890,"max":9007199254740991,"over":9007199254740993,"n":42,"f":0.5}');
+    expect(value).toEqual({
+      big: new LosslessNumber('12345678901234567890'),
+      max: 9007199254740991,
+      over: new LosslessNumber('9007199254740993'),
+      n: 42,
+      f: 0.5,
+    });
+  });
+
+  it.each([
+    ['0.1', false],
+    ['123456789012345', false],
+    ['-123456789012345.5', false],
+    ['1e5', false],
+    ['-0', false],
+    ['1234567890123456789', true],
+    ['0.12345678901234567890123', true],
+    ['1.0000000000000000001', true],
+    ['1e400', true],
+    ['-1e-400', true],
+  ])('reads %s losslessly (lossless number: %s)', (text, lossless) => {
+    const value = parseJson(`[${text}]`) as unknown[];
+    expect(isLosslessNumber(value[0])).toBe(lossless);
+    if (!lossless) expect(value[0]).toBe(JSON.parse(text));
+  });
+
+  it('agrees with JSON.parse on values without unsafe numbers, whichever parser runs', () => {
+    const text = '{"a":[1,2.5,-3e2,"x\\u00e9",true,null,{"b":{}}],"digits":"1234567890123456789","e":"3e4"}';
+    expect(parseJson(text)).toEqual(JSON.parse(text));
+  });
+
+  it('keeps the last of duplicate keys, as JSON.parse and jsonb do', () => {
+    expect(parseJson('{"a":1,"a":2}')).toEqual({ a: 2 });
+    expect(parseJson('{"a":1,"a":12345678901234567890}')).toEqual({ a: new LosslessNumber('12345678901234567890') });
+  });
+
+  it('reads a __proto__ key as data, not as a prototype', () => {
+    const value = parseJson('{"__proto__":{"polluted":1},"n":12345678901234567890}');
+    expect(isJsonObject(value)).toBe(true);
+    expect(Object.keys(value as object)).toEqual(['__proto__', 'n']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('throws on invalid JSON', () => {
+    expect(() => parseJson('{"a":')).toThrow();
+    expect(() => parseJson('{"a":1234567890123456789')).toThrow();
+  });
+});
+
+describe('stringifyJson', () => {
+  it('writes big numbers back exactly as they were read', () => {
+    const text = '{"input":{"id":12345678901234567890,"ratio":0.12345678901234567890123},"ok":[1,2.5,"s",null,false]}';
+    expect(stringifyJson(parseJson(text))).toBe(text);
+  });
+
+  it('drops undefined object values like JSON.stringify and refuses a value with no JSON form', () => {
+    expect(stringifyJson({ a: undefined, b: 1 })).toBe('{"b":1}');
+    expect(() => stringifyJson(undefined)).toThrow(TypeError);
+  });
+});
+
+describe('canonicalJson', () => {
+  it('sorts keys at every level and writes lossless numbers as their text', () => {
+    const a = parseJson('{"b":{"y":1,"x":[{"d":2,"c":3}]},"a":98765432109876543210}');
+    const b = parseJson('{"a":98765432109876543210,"b":{"x":[{"c":3,"d":2}],"y":1}}');
+    expect(canonicalJson(a)).toBe('{"a":98765432109876543210,"b":{"x":[{"c":3,"d":2}],"y":1}}');
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+  });
+
+  it('tells different values apart', () => {
+    expect(canonicalJson({ a: 1 })).not.toBe(canonicalJson({ a: '1' }));
+    expect(canonicalJson(parseJson('[12345678901234567890]'))).not.toBe(canonicalJson(parseJson('[12345678901234567891]')));
+  });
+
+  it('treats undefined like JSON.stringify does', () => {
+    expect(canonicalJson({ b: undefined, a: [undefined] })).toBe('{"a":[null]}');
+    expect(() => canonicalJson(undefined)).toThrow(TypeError);
+  });
+});
+
+describe('isJsonObject', () => {
+  it('accepts plain objects only', () => {
+    expect(isJsonObject({})).toBe(true);
+    expect(isJsonObject(Object.create(null))).toBe(true);
+    expect(isJsonObject([])).toBe(false);
+    expect(isJsonObject(null)).toBe(false);
+    expect(isJsonObject(new LosslessNumber('1'))).toBe(false);
+    expect(isJsonObject('{}')).toBe(false);
+  });
+});
