@@ -21,6 +21,19 @@ const EXCLUDES: Record<string, readonly string[]> = {
   restore: ['backfill', 'fix-parts', 'stamp-artist-id', 'reconcile', 'drop-legacy', 'restore'],
 };
 
+function isDeadLocalHolder(holder: string): boolean {
+  const separator = holder.lastIndexOf(':');
+  if (holder.slice(0, separator) !== hostname()) return false;
+  const pid = Number(holder.slice(separator + 1));
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 export interface HeldLease {
   release(): Promise<void>;
 }
@@ -47,7 +60,16 @@ export async function acquireLease(
         where expires_at > now() and command = any($1::text[])`,
       [excluded],
     );
-    const blocking = rows[0];
+    const blocking = rows.find((row) => !isDeadLocalHolder(row.holder));
+    const stale = rows.filter((row) => isDeadLocalHolder(row.holder));
+    if (stale.length > 0) {
+      // A process on this machine that no longer exists (kill -9, OOM) can't renew: don't make the
+      // operator wait out its lease before resuming.
+      await client.query(`delete from ${table} where run_id = any($1::uuid[]) and holder = any($2::text[])`, [
+        stale.map((row) => row.run_id),
+        stale.map((row) => row.holder),
+      ]);
+    }
     if (blocking) {
       throw new PreconditionError(
         `Another ${blocking.command} run (${blocking.run_id}, on ${blocking.holder}) is active, and ` +

@@ -70,3 +70,39 @@ export async function targetSnapshot(pool: pg.Pool): Promise<Map<string, { xmin:
   );
   return new Map(rows.map((r) => [r.key, { xmin: r.xmin, value: r.value }]));
 }
+
+/**
+ * Deterministic legacy data generated in the database: the same arguments give the same rows (ids,
+ * content, times) in any database, so two databases can be compared after different runs.
+ */
+export async function seedDeterministicRooms(pool: pg.Pool, rooms: number, memoriesPerRoom: number): Promise<void> {
+  const account = 'aaaaaaaa-0000-4000-8000-000000000001';
+  await pool.query(`insert into accounts (id, name) values ($1, 'deterministic') on conflict do nothing`, [account]);
+  await pool.query(
+    `insert into rooms (id, account_id, topic, updated_at)
+     select md5('room' || n)::uuid, $2::uuid, 'topic ' || n, '2025-01-01'::timestamptz + n * interval '1 minute'
+       from generate_series(1, $1::int) n`,
+    [rooms, account],
+  );
+  await pool.query(
+    `insert into memories (id, room_id, content, updated_at)
+     select md5('mem' || n || ':' || k)::uuid, md5('room' || n)::uuid,
+            jsonb_build_object('role', case when k % 2 = 1 then 'user' else 'assistant' end,
+                               'content', 'message ' || k,
+                               'parts', jsonb_build_array(jsonb_build_object('type', 'text', 'text', 'message ' || k))),
+            '2025-01-01'::timestamptz + n * interval '1 minute' + k * interval '1 millisecond'
+       from generate_series(1, $1::int) n, generate_series(1, $2::int) k`,
+    [rooms, memoriesPerRoom],
+  );
+}
+
+/** One digest of every target row (all columns), to compare two databases' targets. */
+export async function targetDigest(pool: pg.Pool): Promise<{ sessions: string; chats: string; messages: string; counts: number[] }> {
+  const { rows } = await pool.query(
+    `select (select md5(coalesce(string_agg(row(s.*)::text, ',' order by s.id), '')) from sessions s) as sessions,
+            (select md5(coalesce(string_agg(row(c.*)::text, ',' order by c.id), '')) from chats c) as chats,
+            (select md5(coalesce(string_agg(row(m.*)::text, ',' order by m.id), '')) from chat_messages m) as messages,
+            array[(select count(*) from sessions), (select count(*) from chats), (select count(*) from chat_messages)]::int[] as counts`,
+  );
+  return rows[0];
+}
