@@ -1,0 +1,138 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
+import { createMigrationDatabase, insertAccount, insertMemory, insertRoom } from '../support/legacy-data.ts';
+
+type Db = Awaited<ReturnType<typeof createMigrationDatabase>>;
+
+let env: Db;
+beforeAll(async () => {
+  env = await createMigrationDatabase();
+});
+afterAll(async () => env.close());
+
+function withCredentials(url: string, user: string, password: string): string {
+  const parsed = new URL(url);
+  parsed.username = user;
+  parsed.password = password;
+  return parsed.toString();
+}
+
+describe('backfill failure isolation', () => {
+  it('reports the room the database rejects as failed, with its error, and commits the rest of the batch', async () => {
+    const accountId = await insertAccount(env.pool);
+    const good1 = await insertRoom(env.pool, { accountId, topic: 'fine' });
+    const bad = await insertRoom(env.pool, { accountId, topic: 'BOOM' });
+    const good2 = await insertRoom(env.pool, { accountId, topic: 'also fine' });
+    for (const room of [good1, bad, good2]) await insertMemory(env.pool, room, { role: 'user', content: 'hi' });
+    await env.pool.query(`alter table chats add constraint no_boom check (title <> 'BOOM')`);
+    try {
+      const result = await runCli(['backfill', '--json', '--batch-size', '10', '--room', good1, '--room', bad, '--room', good2], {
+        databaseUrl: env.db.url,
+      });
+      expect(result.code).toBe(1);
+      expect(result.json!.rooms).toMatchObject({ total: 3, migrated: 2, failed: 1 });
+      expect(result.json!.reasons).toEqual({ room_failed: 1 });
+      const lines = readFileSync(join(result.json!.reportDir, 'rooms.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const failed = lines.find((l) => l.roomId === bad);
+      expect(failed).toMatchObject({ status: 'failed', reasons: ['room_failed'], memories: { total: 1 } });
+      expect(failed.error).toMatch(/no_boom/);
+      const chats = (await env.pool.query(`select id from chats where id = any($1::text[])`, [[good1, bad, good2]])).rows.map((r) => r.id);
+      expect(chats.sort()).toEqual([good1, good2].sort());
+    } finally {
+      await env.pool.query(`alter table chats drop constraint no_boom`);
+    }
+  });
+});
+
+describe('backfill preflight', () => {
+  it('refuses a role that cannot see through row-level security, and says how to fix it', async () => {
+    const role = `limited_${randomBytes(4).toString('hex')}`;
+    const password = `pw-${randomBytes(6).toString('hex')}`;
+    await env.pool.query(`create role ${role} login password '${password}'`);
+    await env.pool.query(`grant usage, create on schema public to ${role}`);
+    await env.pool.query(`grant select, insert, update on all tables in schema public to ${role}`);
+    try {
+      const result = await runCli(['backfill', '--json'], { databaseUrl: withCredentials(env.db.url, role, password) });
+      expect(result.code).toBe(2);
+      expect(result.json!.error).toMatch(/row-level security/);
+      expect(result.json!.error).toMatch(/BYPASSRLS/);
+      expect(result.json!.error).toContain('rooms');
+    } finally {
+      await env.pool.query(`drop owned by ${role}`);
+      await env.pool.query(`drop role ${role}`);
+    }
+  });
+
+  it('refuses a target shape it does not know, naming the column', async () => {
+    await env.pool.query(`alter table chats add column tenant text not null default 'x'`);
+    await env.pool.query(`alter table chats alter column tenant drop default`);
+    try {
+      const result = await runCli(['backfill', '--json'], { databaseUrl: env.db.url });
+      expect(result.code).toBe(2);
+      expect(result.json!.error).toContain('public.chats.tenant');
+    } finally {
+      await env.pool.query(`alter table chats drop column tenant`);
+    }
+  });
+
+  it('refuses to overlap an incompatible live run, naming it', async () => {
+    const first = await runCli(['backfill', '--json'], { databaseUrl: env.db.url });
+    expect(first.code).toBeLessThan(2);
+    const runId = randomUUID();
+    await env.pool.query(
+      `insert into recoup_migrate.leases (name, run_id, command, holder, expires_at)
+       values ('drop-legacy:' || $1, $1::uuid, 'drop-legacy', 'elsewhere:1', now() + interval '1 minute')`,
+      [runId],
+    );
+    try {
+      const result = await runCli(['backfill', '--json'], { databaseUrl: env.db.url });
+      expect(result.code).toBe(2);
+      expect(result.json!.error).toContain(runId);
+      expect(result.json!.error).toContain('drop-legacy');
+    } finally {
+      await env.pool.query(`delete from recoup_migrate.leases where run_id = $1`, [runId]);
+    }
+  });
+
+  it('refuses the transaction-mode pooler port and plaintext to a remote host', async () => {
+    const pooler = await runCli(['backfill', '--json', '--database-url', 'postgres://u:p@aws-0-eu.pooler.supabase.com:6543/postgres']);
+    expect(pooler.code).toBe(2);
+    expect(pooler.json!.error).toMatch(/session pooler/);
+    const plaintext = await runCli(['backfill', '--json', '--database-url', 'postgres://u:p@db.example.supabase.co:5432/postgres']);
+    expect(plaintext.code).toBe(2);
+    expect(plaintext.json!.error).toMatch(/--ssl-ca/);
+  });
+
+  it('rejects bad flags with exit 2, naming each one', async () => {
+    const result = await runCli(['backfill', '--json', '--batch-size', '0', '--room', 'not-a-uuid'], { databaseUrl: env.db.url });
+    expect(result.code).toBe(2);
+    expect(result.json!.error).toContain('--batch-size');
+    expect(result.json!.error).toContain('--room');
+  });
+});
+
+describe('secrets', () => {
+  it('never prints the password: not in stdout, stderr, or any report, on success or on failure', async () => {
+    const role = `secret_${randomBytes(4).toString('hex')}`;
+    const password = `Sup3r-s3cret-${randomBytes(6).toString('hex')}`;
+    await env.pool.query(`create role ${role} login superuser password '${password}'`);
+    try {
+      const url = withCredentials(env.db.url, role, password);
+      const ok = await runCli(['backfill', '--json', '--log-level', 'debug'], { databaseUrl: url });
+      expect(ok.code).toBeLessThan(2);
+      const missingDb = new URL(url);
+      missingDb.pathname = '/no_such_database';
+      const failed = await runCli(['backfill', '--json', '--database-url', missingDb.toString()]);
+      expect(failed.code).toBe(2);
+      const reportFiles = readdirSync(ok.json!.reportDir).map((f) => readFileSync(join(ok.json!.reportDir, f), 'utf8'));
+      for (const text of [ok.stdout, ok.stderr, failed.stdout, failed.stderr, ...reportFiles]) {
+        expect(text).not.toContain(password);
+      }
+    } finally {
+      await env.pool.query(`drop role ${role}`);
+    }
+  });
+});
