@@ -60,4 +60,3 @@ create table if not exists __SCHEMA__.target_ledger (
   primary key (kind, id)
 );
 create index if not exists target_ledger_inserted_by_idx on __SCHEMA__.target_ledger (inserted_by);
-create index if not exists target_ledger_room_idx on __SCHEMA__.target_ledger (room_id);

@@ -74,6 +74,7 @@ export async function backfillRange(
       statementTimeoutMs: context.statementTimeoutMs,
       lockTimeoutMs: context.lockTimeoutMs,
       rollback: context.dryRun,
+      asyncCommit: true,
     },
     async (client) => {
       if (context.createStateSchemaInTransaction) await client.query(stateSchemaDdl(context.stateSchema));

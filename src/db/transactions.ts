@@ -8,6 +8,12 @@ export interface TransactionOptions {
   lockTimeoutMs: number;
   /** Roll back instead of committing: how --dry-run runs the real statements and writes nothing. */
   rollback?: boolean;
+  /**
+   * SET LOCAL synchronous_commit = off: the commit returns before its WAL is flushed. A server crash may
+   * then lose the last few batches, but each batch carries its own ledger rows, so the state stays
+   * consistent and a re-run redoes exactly those. Only for idempotent, resumable writers.
+   */
+  asyncCommit?: boolean;
 }
 
 // SQLSTATEs worth retrying: the same statements usually succeed a moment later.
@@ -42,6 +48,7 @@ export async function inTransaction<T>(
       `${options.statementTimeoutMs}ms`,
       `${options.lockTimeoutMs}ms`,
     ]);
+    if (options.asyncCommit) await client.query(`select set_config('synchronous_commit', 'off', true)`);
     const result = await work(client);
     await client.query(options.rollback ? 'rollback' : 'commit');
     return result;
