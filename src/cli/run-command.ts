@@ -117,5 +117,22 @@ function renderHuman(summary: RunSummary): string {
   const reasons = Object.entries(summary.reasons);
   if (reasons.length > 0) lines.push(`reasons: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (summary.reportDir) lines.push(`reports: ${summary.reportDir}`);
+  if (Array.isArray(summary.runs)) lines.push(...renderRuns(summary.runs as RunLine[], (summary.leases ?? []) as LeaseLine[]));
   return `${lines.join('\n')}\n`;
+}
+
+interface RunLine { runId: string; command: string; status: string; startedAt: string; roomsDone: number; roomsPerSecond: number | null; etaSeconds: number | null }
+interface LeaseLine { command: string; runId: string; holder: string; expiresAt: string; live: boolean }
+
+function renderRuns(runs: RunLine[], leases: LeaseLine[]): string[] {
+  const lines = runs.length === 0 ? ['no runs recorded'] : ['recent runs:'];
+  for (const run of runs) {
+    const rate = run.roomsPerSecond ? `, ${run.roomsPerSecond.toFixed(0)} rooms/s` : '';
+    const eta = run.etaSeconds !== null ? `, ETA ${Math.ceil(run.etaSeconds)} s` : '';
+    lines.push(`  ${run.startedAt}  ${run.command.padEnd(16)} ${run.status.padEnd(10)} ${run.runId}  ${run.roomsDone} rooms${rate}${eta}`);
+  }
+  for (const lease of leases) {
+    lines.push(`lease: ${lease.command} run ${lease.runId} held by ${lease.holder} until ${lease.expiresAt}${lease.live ? '' : ' (expired)'}`);
+  }
+  return lines;
 }
