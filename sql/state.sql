@@ -16,7 +16,10 @@ create table if not exists __SCHEMA__.runs (
   started_at timestamptz not null default now(),
   heartbeat_at timestamptz not null default now(),
   finished_at timestamptz,
-  summary jsonb
+  summary jsonb,
+  -- The keyset cursor of a shared run: workers take the next range of rooms from here.
+  cursor_after uuid,
+  cursor_done boolean not null default false
 );
 
 -- Exclusion between runs that must not overlap: one row per lease name, expiring unless renewed.
@@ -29,6 +32,25 @@ create table if not exists __SCHEMA__.leases (
   holder text not null,
   acquired_at timestamptz not null default now(),
   expires_at timestamptz not null
+);
+
+-- The batches of a run, claimed by workers with FOR UPDATE SKIP LOCKED and held by expiring leases, so
+-- several processes on several machines can share one run and a dead worker's batch is taken over.
+create table if not exists __SCHEMA__.batches (
+  run_id uuid not null references __SCHEMA__.runs (run_id) on delete cascade,
+  batch_no integer not null,
+  after_id uuid,
+  last_id uuid not null,
+  status text not null check (status in ('pending', 'running', 'done', 'split')),
+  claimed_by text,
+  lease_expires_at timestamptz,
+  attempts integer not null default 0,
+  rooms integer,
+  duration_ms integer,
+  stats jsonb,
+  created_at timestamptz not null default now(),
+  finished_at timestamptz,
+  primary key (run_id, batch_no)
 );
 
 -- Per legacy room: the source fingerprint the last backfill saw, and what it concluded.

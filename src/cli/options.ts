@@ -39,3 +39,12 @@ export function addBudgetOptions(command: Command): Command {
 export function dryRunOption(): Option {
   return new Option('--dry-run', 'run the real statements in transactions that are rolled back; write nothing');
 }
+
+/** Adaptive batches, a time budget and throttling, for commands that walk batches of rooms. */
+export function addPacingOptions(command: Command): Command {
+  return command
+    .option('--target-batch-ms <ms>', 'adapt the batch size toward this duration (grows ×1.2 at most, shrinks fast)')
+    .option('--time-budget <duration>', 'stop cleanly before this much time has passed (e.g. 25m); exit 0, "complete": false')
+    .option('--max-lock-waiters <n>', 'pause while more sessions than this wait on locks', '10')
+    .option('--max-replication-lag <seconds>', 'pause while a replica lags more than this', '30');
+}

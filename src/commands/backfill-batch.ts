@@ -65,6 +65,7 @@ export async function backfillRange(
   context: BackfillBatchContext,
   range: RoomRange,
   onlyRooms?: readonly string[],
+  beforeCommit?: (client: pg.ClientBase, results: BackfillRoomResult[]) => Promise<void>,
 ): Promise<BackfillRoomResult[]> {
   const scope = onlyRooms ? { ...context.scope, rooms: onlyRooms } : context.scope;
   return await inTransaction(
@@ -89,7 +90,9 @@ export async function backfillRange(
         else work.push(classifyRoom(row));
       }
       if (work.length > 0) await migrateRooms(client, context, work);
-      return [...results, ...work.map((w) => w.result)];
+      const all = [...results, ...work.map((w) => w.result)];
+      if (beforeCommit) await beforeCommit(client, all);
+      return all;
     },
   );
 }

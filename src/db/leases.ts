@@ -21,7 +21,8 @@ const EXCLUDES: Record<string, readonly string[]> = {
   restore: ['backfill', 'fix-parts', 'stamp-artist-id', 'reconcile', 'drop-legacy', 'restore'],
 };
 
-function isDeadLocalHolder(holder: string): boolean {
+/** A holder (`host:pid`) on this machine whose process no longer exists. */
+export function isDeadLocalHolder(holder: string): boolean {
   const separator = holder.lastIndexOf(':');
   if (holder.slice(0, separator) !== hostname()) return false;
   const pid = Number(holder.slice(separator + 1));
@@ -35,18 +36,32 @@ function isDeadLocalHolder(holder: string): boolean {
 }
 
 export interface HeldLease {
+  /** The run the lease is held for: the one given, or the one `chooseRun` picked. */
+  runId: string;
   release(): Promise<void>;
+}
+
+export interface LeaseRequest {
+  command: string;
+  runId: string;
+  /**
+   * Picks the run to hold the lease for, inside the lease transaction (after the exclusion check, under
+   * its lock), so that joining or starting a shared run cannot race another process doing the same.
+   */
+  chooseRun?: (client: pg.ClientBase) => Promise<string>;
 }
 
 /**
  * Takes the command's lease row in the state schema, after checking that no live lease of an
- * incompatible command exists. Expired leases (a dead process) are taken over.
+ * incompatible command exists. Expired leases (a dead process) are taken over. Workers of the same run
+ * (several processes sharing one backfill) don't exclude each other: each holds its own row.
  */
 export async function acquireLease(
   pool: pg.Pool,
   schema: string,
-  lease: { command: string; runId: string },
+  request: LeaseRequest,
 ): Promise<HeldLease> {
+  const lease = { command: request.command, runId: request.runId };
   const table = `${quoteIdent(schema)}.leases`;
   const holder = `${hostname()}:${process.pid}`;
   const excluded = EXCLUDES[lease.command] ?? [lease.command];
@@ -55,10 +70,12 @@ export async function acquireLease(
     await client.query('begin');
     // Serialise lease takers for this check-then-insert; transaction-scoped, so pooler-safe.
     await client.query(`select pg_advisory_xact_lock(hashtext($1))`, [`recoup-migrate:leases:${schema}`]);
+    // Rolled back with the rest if another run turns out to block this one.
+    if (request.chooseRun) lease.runId = await request.chooseRun(client);
     const { rows } = await client.query<{ command: string; run_id: string; holder: string; expires_at: Date }>(
       `select command, run_id, holder, expires_at from ${table}
-        where expires_at > now() and command = any($1::text[])`,
-      [excluded],
+        where expires_at > now() and command = any($1::text[]) and run_id <> $2::uuid`,
+      [excluded, lease.runId],
     );
     const blocking = rows.find((row) => !isDeadLocalHolder(row.holder));
     const stale = rows.filter((row) => isDeadLocalHolder(row.holder));
@@ -82,7 +99,7 @@ export async function acquireLease(
        values ($1, $2, $3, $4, now() + make_interval(secs => $5))
        on conflict (name) do update set run_id = excluded.run_id, command = excluded.command,
          holder = excluded.holder, acquired_at = now(), expires_at = excluded.expires_at`,
-      [`${lease.command}:${lease.runId}`, lease.runId, lease.command, holder, LEASE_TTL_SECONDS],
+      [`${lease.command}:${lease.runId}:${holder}`, lease.runId, lease.command, holder, LEASE_TTL_SECONDS],
     );
     await client.query('commit');
   } catch (error) {
@@ -92,7 +109,7 @@ export async function acquireLease(
     client.release();
   }
 
-  const name = `${lease.command}:${lease.runId}`;
+  const name = `${lease.command}:${lease.runId}:${holder}`;
   const heartbeat = setInterval(() => {
     pool
       .query(`update ${table} set expires_at = now() + make_interval(secs => $2) where name = $1`, [name, LEASE_TTL_SECONDS])
@@ -100,6 +117,7 @@ export async function acquireLease(
   }, LEASE_HEARTBEAT_MS);
   heartbeat.unref();
   return {
+    runId: lease.runId,
     async release() {
       clearInterval(heartbeat);
       await pool.query(`delete from ${table} where name = $1`, [name]).catch(() => {});

@@ -26,6 +26,13 @@ const TRANSIENT_SQLSTATES = new Set([
 ]);
 const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
 
+/** The connection itself is gone: retrying elsewhere in this process won't help; exit 3 and re-run. */
+export function isConnectionLoss(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') return code.startsWith('08') || code === '57P01' || TRANSIENT_NODE_CODES.has(code);
+  return error instanceof Error && /Connection terminated|connection timeout/i.test(error.message);
+}
+
 export function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') {

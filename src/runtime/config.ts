@@ -36,6 +36,26 @@ export const walkFlags = {
   limit: positiveInt(Number.MAX_SAFE_INTEGER).optional(),
 };
 
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** "90s", "15m", "2h", "500ms", or a number of milliseconds. */
+export const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?(ms|s|m|h)?$/, 'must be a duration like 90s, 15m, 2h or a number of ms')
+  .transform((value) => {
+    const unit = /(ms|s|m|h)$/.exec(value)?.[1] ?? 'ms';
+    return Math.round(Number.parseFloat(value) * (DURATION_UNITS_MS[unit] ?? 1));
+  });
+
+/** Scale and politeness: adaptive batches, time budget, throttling. */
+export const pacingFlags = {
+  targetBatchMs: z.coerce.number().int().min(50).optional(),
+  timeBudget: duration.optional(),
+  // Pause while more sessions than this wait on locks: the app is queueing behind someone.
+  maxLockWaiters: z.coerce.number().int().min(0).default(10),
+  maxReplicationLag: z.coerce.number().min(0).default(30),
+};
+
 export const budgetFlags = {
   maxSkippedRatio: z.coerce.number().min(0).max(1).optional(),
   maxSkippedRooms: z.coerce.number().int().min(0).optional(),
@@ -48,6 +68,7 @@ export const backfillFlags = z
     ...outputFlags,
     ...walkFlags,
     ...budgetFlags,
+    ...pacingFlags,
     dryRun: z.boolean().default(false),
     undo: uuid.optional(),
   })

@@ -11,6 +11,8 @@ export async function createMigrationDatabase(options: { withoutArtistId?: boole
 }> {
   const db = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  // The database is force-dropped at the end; an idle client told so must not become an unhandled error.
+  pool.on('error', () => {});
   await applySchema(pool, { legacy: true, target: true, withoutArtistId: options.withoutArtistId ?? false });
   return {
     db,

@@ -3,11 +3,11 @@ import { backfill } from '../../commands/backfill.ts';
 import { undoBackfill } from '../../commands/backfill-undo.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
 import { backfillFlags } from '../../runtime/config.ts';
-import { addBudgetOptions, addCommonOptions, addWalkOptions, dryRunOption } from '../options.ts';
+import { addBudgetOptions, addCommonOptions, addPacingOptions, addWalkOptions, dryRunOption } from '../options.ts';
 import { runCommand } from '../run-command.ts';
 
 export function registerBackfill(program: Command, setExitCode: (code: number) => void): void {
-  addBudgetOptions(addWalkOptions(addCommonOptions(program.command('backfill'))))
+  addPacingOptions(addBudgetOptions(addWalkOptions(addCommonOptions(program.command('backfill')))))
     .description('rooms → sessions + chats, memories → chat_messages (AI SDK v6); idempotent and resumable')
     .addOption(dryRunOption())
     .option('--undo <runId>', 'remove the rows that run inserted and the app has not changed since')
@@ -20,6 +20,11 @@ Examples:
   $ recoup-migrate backfill --since 2026-11-01T00:00:00Z    stragglers only
   $ recoup-migrate backfill --room 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed
   $ recoup-migrate backfill --undo <runId>                  take a run back
+  $ recoup-migrate backfill --time-budget 25m               a cron window; the next run resumes
+  $ recoup-migrate backfill --target-batch-ms 2000          adapt batch sizes to ~2 s each
+
+Several processes (on one machine or many) started with the same scope join one run and share its
+batches; the last one standing finishes it.
 
 ${EXIT_CODES_HELP}`,
     )
@@ -39,6 +44,9 @@ ${EXIT_CODES_HELP}`,
                   maxFailed: f.maxFailed,
                   statementTimeoutMs: f.statementTimeout,
                   lockTimeoutMs: f.lockTimeout,
+                  targetBatchMs: f.targetBatchMs,
+                  timeBudgetMs: f.timeBudget,
+                  throttle: { maxLockWaiters: f.maxLockWaiters, maxReplicationLagSeconds: f.maxReplicationLag },
                 },
                 context,
               ),

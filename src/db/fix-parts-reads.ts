@@ -1,0 +1,182 @@
+import type pg from 'pg';
+import { messageDigestSql } from './digests.ts';
+import { partsBackupTable } from './fix-parts-state.ts';
+import { timestampTextSql } from './source-reads.ts';
+import { quoteIdent } from './sql-files.ts';
+
+/** Which chat_messages rows fix-parts walks. */
+export interface MessageScope {
+  /** Only the messages of these chats (chats.id, text: app chats may have non-uuid ids). */
+  chats?: readonly string[] | undefined;
+  /** Only messages created at or after this time, or whose memory changed at or after it. */
+  since?: Date | undefined;
+  /** At most this many messages. */
+  limit?: number | undefined;
+}
+
+/** The scope with --since resolved to the ids of memories changed since then (read once, up front). */
+export interface ResolvedMessageScope extends MessageScope {
+  changedMemoryIds: readonly string[];
+}
+
+/** A batch is a keyset range of chat_messages ids: (after, last]. */
+export interface MessageRange {
+  after: string | null;
+  last: string;
+}
+
+// memories.id::text is always this form; a target id of any other form cannot name a memory.
+const MEMORY_ID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Whether a target id (text) can be the text form of a legacy uuid. Target ids may be nanoids. */
+export function looksLikeLegacyId(id: string): boolean {
+  return MEMORY_ID_TEXT.test(id);
+}
+
+/**
+ * memories.updated_at has no index, so "memory changed since" is resolved once here (one scan)
+ * rather than per batch.
+ */
+export async function resolveMessageScope(db: pg.Pool, scope: MessageScope): Promise<ResolvedMessageScope> {
+  if (!scope.since) return { ...scope, changedMemoryIds: [] };
+  const { rows } = await db.query<{ id: string }>(`select m.id::text as id from public.memories m where m.updated_at >= $1`, [
+    scope.since.toISOString(),
+  ]);
+  return { ...scope, changedMemoryIds: rows.map((r) => r.id) };
+}
+
+/** The scope as a WHERE fragment over alias `cm`, with its parameters numbered from `firstParam`. */
+export function messageScopeFilter(scope: ResolvedMessageScope, firstParam: number): { sql: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  const next = (value: unknown): string => {
+    params.push(value);
+    return `$${firstParam + params.length - 1}`;
+  };
+  if (scope.chats && scope.chats.length > 0) clauses.push(`cm.chat_id = any(${next(scope.chats)}::text[])`);
+  if (scope.since) {
+    clauses.push(`(cm.created_at >= ${next(scope.since.toISOString())}::timestamptz or cm.id = any(${next(scope.changedMemoryIds)}::text[]))`);
+  }
+  return { sql: clauses.length > 0 ? clauses.join(' and ') : 'true', params };
+}
+
+export async function countMessagesInScope(db: pg.Pool, scope: ResolvedMessageScope): Promise<number> {
+  const filter = messageScopeFilter(scope, 1);
+  const { rows } = await db.query<{ count: string }>(`select count(*) as count from public.chat_messages cm where ${filter.sql}`, filter.params);
+  const count = Number(rows[0]?.count ?? 0);
+  return scope.limit !== undefined ? Math.min(count, scope.limit) : count;
+}
+
+/**
+ * Plans batches by walking chat_messages ids (the primary key, the only index the table is known to
+ * have) in keyset order; each page query is short and holds nothing open between pages.
+ */
+export async function* planMessageRanges(db: pg.Pool, scope: ResolvedMessageScope, batchSize: number): AsyncGenerator<MessageRange> {
+  let after: string | null = null;
+  let remaining = scope.limit ?? Number.POSITIVE_INFINITY;
+  const filter = messageScopeFilter(scope, 3);
+  while (remaining > 0) {
+    const take = Math.min(batchSize, remaining);
+    const result: pg.QueryResult<{ last: string | null; count: string }> = await db.query(
+      `select (array_agg(id order by id desc))[1] as last, count(*) as count from (
+         select cm.id from public.chat_messages cm
+          where ($1::text is null or cm.id > $1::text) and ${filter.sql}
+          order by cm.id limit $2) page`,
+      [after, take, ...filter.params],
+    );
+    const page = result.rows[0];
+    if (!page || page.last === null) return;
+    yield { after, last: page.last };
+    after = page.last;
+    remaining -= Number(page.count);
+  }
+}
+
+export interface StoredMessageRow {
+  id: string;
+  chat_id: string;
+  session_id: string;
+  role: string;
+  /** parts as jsonb text: parse it losslessly. */
+  parts: string;
+  /** md5(parts::text): what the compare-and-set write checks. */
+  digest: string;
+  /** The ledger's digest for this message, when the tool wrote it before. */
+  ledger_digest: string | null;
+  /** The row still holds what the tool last wrote (ledger digest, or a fix-parts backup's new digest). */
+  tool_owned: boolean;
+}
+
+/** Which of the tool's state tables exist yet (a dry run on a fresh database has neither). */
+export interface OwnershipTables {
+  stateSchema: string;
+  ledger: boolean;
+  backup: boolean;
+}
+
+/**
+ * The chat_messages rows of one range in the scope, in id order, with whether each still holds what
+ * the tool last wrote: the ledger's digest (backfill, fix-parts in migrated chats) or a fix-parts
+ * backup's new digest (also in chats the app created, which have no legacy room to ledger under).
+ */
+export async function readMessagesInRange(
+  client: pg.ClientBase,
+  range: MessageRange,
+  scope: ResolvedMessageScope,
+  tables: OwnershipTables,
+): Promise<StoredMessageRow[]> {
+  const filter = messageScopeFilter(scope, 3);
+  const state = quoteIdent(tables.stateSchema);
+  const ledgerJoin = tables.ledger ? `left join ${state}.target_ledger l on l.kind = 'message' and l.id = cm.id` : '';
+  const ledgerDigest = tables.ledger ? 'l.digest' : 'null::text';
+  const ledgerOwned = tables.ledger ? `coalesce(l.digest = ${messageDigestSql('cm')}, false)` : 'false';
+  const backupOwned = tables.backup
+    ? `exists (select 1 from ${partsBackupTable(tables.stateSchema)} b
+                where b.message_id = cm.id and b.restored_at is null and b.new_digest = md5(cm.parts::text))`
+    : 'false';
+  const { rows } = await client.query<StoredMessageRow>(
+    `select cm.id, cm.chat_id, c.session_id, cm.role, cm.parts::text as parts, md5(cm.parts::text) as digest,
+            ${ledgerDigest} as ledger_digest, ${ledgerOwned} or ${backupOwned} as tool_owned
+       from public.chat_messages cm
+       join public.chats c on c.id = cm.chat_id
+       ${ledgerJoin}
+      where ($1::text is null or cm.id > $1::text) and cm.id <= $2::text and ${filter.sql}
+      order by cm.id`,
+    [range.after, range.last, ...filter.params],
+  );
+  return rows;
+}
+
+export interface MessageMemoryRow {
+  id: string;
+  /** content as jsonb text: parse it losslessly. */
+  content: string;
+  updated_at: string;
+  /**
+   * The row holds exactly what the original script wrote from this memory: the bare content.parts
+   * array (its first shape), or {id, role, parts: content.parts} (after its in-place repair).
+   * Compared as jsonb by the server, so no value makes a round trip through JavaScript.
+   */
+  script_written: boolean;
+}
+
+/**
+ * The memories whose id (as text) is one of the given message ids. Only ids of the uuid text form are
+ * looked up (others cannot match `m.id::text`); they are sent as uuid[] so that the memories primary
+ * key serves the lookup, and the join itself compares text: `cm.id = m.id::text`.
+ */
+export async function readMemoriesOfMessages(client: pg.ClientBase, messageIds: readonly string[]): Promise<Map<string, MessageMemoryRow>> {
+  const candidates = messageIds.filter(looksLikeLegacyId);
+  if (candidates.length === 0) return new Map();
+  const { rows } = await client.query<MessageMemoryRow>(
+    `select m.id::text as id, m.content::text as content, ${timestampTextSql('m.updated_at')} as updated_at,
+            coalesce(cm.parts = m.content->'parts', false)
+              or coalesce(cm.parts = jsonb_build_object('id', m.id::text, 'role', m.content->'role', 'parts', m.content->'parts'), false)
+              as script_written
+       from public.memories m
+       join public.chat_messages cm on cm.id = m.id::text
+      where m.id = any($1::uuid[])`,
+    [candidates],
+  );
+  return new Map(rows.map((row) => [row.id, row]));
+}
