@@ -1,0 +1,128 @@
+import type pg from 'pg';
+import {
+  looksLikeLegacyId,
+  readMemoriesOfMessages,
+  readMessagesInRange,
+  type MessageRange,
+  type OwnershipTables,
+  type ResolvedMessageScope,
+  type StoredMessageRow,
+} from '../db/fix-parts-reads.ts';
+import { partsBackupDdl } from '../db/fix-parts-state.ts';
+import { applyPartsFixes, type PartsFix } from '../db/fix-parts-write.ts';
+import { stateSchemaDdl } from '../db/state-schema.ts';
+import { inTransaction } from '../db/transactions.ts';
+import { CONVERTER_VERSION } from '../migration/convert.ts';
+import { stringifyJson } from '../migration/json.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { classifyRow, type Verdict } from './fix-parts-classify.ts';
+import { shownValue, type ChatOutcome, type MessageOutcome } from './fix-parts-report.ts';
+
+export interface FixPartsBatchContext {
+  pool: pg.Pool;
+  stateSchema: string;
+  runId: string;
+  dryRun: boolean;
+  /** Dry run on a database without the state schema yet: create it in the rolled-back write. */
+  stateSchemaMissing: boolean;
+  /** Which state tables exist to tell the tool's rows from the app's. */
+  ownership: OwnershipTables;
+  scope: ResolvedMessageScope;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  showValues: boolean;
+  logger: Logger;
+  /** Test seam: runs after classification, before the write transaction (a concurrent app write goes here). */
+  beforeWrite?: (rows: readonly StoredMessageRow[]) => Promise<void>;
+}
+
+export interface BatchResult {
+  chats: ChatOutcome[];
+  conversions: number;
+  rows: number;
+}
+
+interface RowWork {
+  row: StoredMessageRow;
+  verdict: Verdict;
+}
+
+/**
+ * One keyset range: read (one REPEATABLE READ snapshot), classify in JavaScript, then write the fixes
+ * in a READ COMMITTED transaction with compare-and-set, so that a row the app changed between the read
+ * and the write is detected and left (not a serialization failure that would cost the whole batch).
+ */
+export async function fixPartsRange(context: FixPartsBatchContext, range: MessageRange): Promise<BatchResult> {
+  const { rows, memories } = await inTransaction(
+    context.pool,
+    { isolation: 'repeatable read', readOnly: true, statementTimeoutMs: context.statementTimeoutMs, lockTimeoutMs: context.lockTimeoutMs },
+    async (client) => {
+      const stored = await readMessagesInRange(client, range, context.scope, context.ownership);
+      return { rows: stored, memories: await readMemoriesOfMessages(client, stored.map((r) => r.id)) };
+    },
+  );
+
+  let conversions = 0;
+  const work: RowWork[] = [];
+  for (const row of rows) {
+    const classified = await classifyRow(row, memories.get(row.id));
+    conversions += classified.conversions;
+    work.push({ row, verdict: classified.verdict });
+  }
+
+  const fixes: PartsFix[] = [];
+  for (const { row, verdict } of work) {
+    if (verdict.kind === 'rebuilt' || verdict.kind === 'repaired') {
+      fixes.push({ id: row.id, digest: row.digest, message: verdict.message, roomId: looksLikeLegacyId(row.chat_id) ? row.chat_id : null });
+    }
+  }
+  await context.beforeWrite?.(rows);
+  const applied = fixes.length === 0 ? new Map<string, string>() : await writeFixes(context, fixes);
+  return { chats: outcomesByChat(work, applied, context.showValues), conversions, rows: rows.length };
+}
+
+async function writeFixes(context: FixPartsBatchContext, fixes: PartsFix[]): Promise<Map<string, string>> {
+  return await inTransaction(
+    context.pool,
+    { isolation: 'read committed', statementTimeoutMs: context.statementTimeoutMs, lockTimeoutMs: context.lockTimeoutMs, rollback: context.dryRun },
+    async (client) => {
+      if (context.stateSchemaMissing) await client.query(stateSchemaDdl(context.stateSchema));
+      if (context.dryRun) await client.query(partsBackupDdl(context.stateSchema));
+      const applied = await applyPartsFixes(client, { stateSchema: context.stateSchema, runId: context.runId, converterVersion: CONVERTER_VERSION }, fixes);
+      return new Map(applied.map((a) => [a.id, a.newDigest]));
+    },
+  );
+}
+
+function outcomesByChat(work: RowWork[], applied: Map<string, string>, showValues: boolean): ChatOutcome[] {
+  const chats = new Map<string, ChatOutcome>();
+  for (const { row, verdict } of work) {
+    let chat = chats.get(row.chat_id);
+    if (!chat) {
+      chat = { chatId: row.chat_id, sessionId: row.session_id, messages: [] };
+      chats.set(row.chat_id, chat);
+    }
+    chat.messages.push(outcomeOf(row, verdict, applied, showValues));
+  }
+  return [...chats.values()];
+}
+
+function outcomeOf(row: StoredMessageRow, verdict: Verdict, applied: Map<string, string>, showValues: boolean): MessageOutcome {
+  switch (verdict.kind) {
+    case 'rebuilt':
+    case 'repaired': {
+      const after = applied.get(row.id);
+      if (after === undefined) {
+        return { id: row.id, class: 'concurrent', reason: 'concurrent_change', detail: 'the row changed after it was read; left as it is now (re-run to classify it again)' };
+      }
+      const values = showValues ? { beforeValue: shownValue(row.parts), afterValue: shownValue(stringifyJson(verdict.message)) } : {};
+      return { id: row.id, class: verdict.kind, before: row.digest, after, ...values };
+    }
+    case 'unchanged':
+      return { id: row.id, class: 'unchanged' };
+    case 'app':
+      return { id: row.id, class: 'app', reason: verdict.changedSinceMigration ? 'target_changed_in_app' : null };
+    case 'unrepairable':
+      return { id: row.id, class: 'unrepairable', reason: 'parts_unrepairable', detail: verdict.detail };
+  }
+}
