@@ -120,6 +120,9 @@ export function createPool(connection: ResolvedConnection, max: number): pg.Pool
   // An idle client that loses its connection emits 'error' on the pool; without a listener that would
   // crash the process. The next query on the pool reports the problem instead.
   pool.on('error', () => {});
+  // The same for a client that is checked out but between queries when its connection drops (a batch
+  // converting messages mid-transaction): its next query rejects instead, and the run handles that.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

@@ -25,18 +25,20 @@ const TRANSIENT_SQLSTATES = new Set([
   '08000', '08003', '08006', // connection exceptions
 ]);
 const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
+// node-postgres reports a dropped connection with these messages and no code.
+const CONNECTION_LOST_MESSAGE = /Connection terminated|connection timeout|not queryable|Client was closed/i;
 
 /** The connection itself is gone: retrying elsewhere in this process won't help; exit 3 and re-run. */
 export function isConnectionLoss(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string') return code.startsWith('08') || code === '57P01' || TRANSIENT_NODE_CODES.has(code);
-  return error instanceof Error && /Connection terminated|connection timeout/i.test(error.message);
+  return error instanceof Error && CONNECTION_LOST_MESSAGE.test(error.message);
 }
 
 export function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== 'string') {
-    return error instanceof Error && /Connection terminated|connection timeout/i.test(error.message);
+    return error instanceof Error && CONNECTION_LOST_MESSAGE.test(error.message);
   }
   return TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code);
 }
