@@ -30,6 +30,8 @@ export type ReasonCode =
   | 'message_mismatch'
   | 'message_unexpected'
   | 'artist_mismatch'
+  // reconcile: a room expected to be skipped (no account, account deleted) whose session or chat exists.
+  | 'session_unexpected'
   | 'target_deleted'
   | 'target_changed_in_app'
   // A message row that exists but was not written by this tool (the original script) and differs from

@@ -1,0 +1,106 @@
+import type pg from 'pg';
+import type { DatabaseShape } from '../db/preflight.ts';
+import { compareMessages, compareRooms, countAddedMessages, type ExpectedRoomRow, type MessageProblem, type RoomComparison } from '../db/reconcile-compare.ts';
+import { readReconcileRooms } from '../db/reconcile-reads.ts';
+import { readMemoriesOfRooms, readTargetPresence, type RoomRange, type RoomScope } from '../db/source-reads.ts';
+import { inTransaction } from '../db/transactions.ts';
+import { stringifyJson } from '../migration/json.ts';
+import type { ReasonCode } from '../migration/reasons.ts';
+import { expectedRoomRow, expectMessages, expectRoom, isSampled, type RoomExpectation, type RoomMessages } from './reconcile-expected.ts';
+import type { RoomVerdict } from './reconcile-line.ts';
+import { judgeDeletedRoom, judgeMappedRoom, judgeSkippedRoom, targetState, type JudgeOptions } from './reconcile-room.ts';
+
+export interface ReconcileBatchContext {
+  pool: pg.Pool;
+  shape: DatabaseShape;
+  scope: RoomScope;
+  sample: number | undefined;
+  /** The state schema when it exists (its ledgers refine the verdicts); null: compare without them. */
+  ledgerSchema: string | null;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  judge: JudgeOptions;
+}
+
+export interface BatchOutcome {
+  verdicts: RoomVerdict[];
+  /** Rooms of the range walked, sampled or not: what the progress bar counts. */
+  walked: number;
+}
+
+const NO_MESSAGES: RoomMessages = { expected: [], skipped: [], converted: 0 };
+
+/**
+ * Audits the rooms of one keyset range in one read-only REPEATABLE READ transaction: source and target
+ * are read from one snapshot, so a backfill running meanwhile cannot make a half-written room look
+ * like drift. Each comparison is one statement over the whole batch.
+ */
+export async function reconcileRange(context: ReconcileBatchContext, range: RoomRange): Promise<BatchOutcome> {
+  return await inTransaction(
+    context.pool,
+    { isolation: 'repeatable read', readOnly: true, statementTimeoutMs: context.statementTimeoutMs, lockTimeoutMs: context.lockTimeoutMs },
+    async (client) => {
+      const rows = await readReconcileRooms(client, range, context.scope, {
+        ledgerSchema: context.ledgerSchema,
+        roomsHaveArtistId: context.shape.roomsHasArtistId,
+      });
+      const rooms = rows.filter((row) => isSampled(row.id, context.sample)).map(expectRoom);
+      return { verdicts: await judgeRooms(client, context, rooms), walked: rows.length };
+    },
+  );
+}
+
+async function judgeRooms(client: pg.ClientBase, context: ReconcileBatchContext, rooms: RoomExpectation[]): Promise<RoomVerdict[]> {
+  const mapped: { room: RoomExpectation; expected: ExpectedRoomRow }[] = [];
+  const skipped: RoomExpectation[] = [];
+  for (const room of rooms) {
+    const expected = expectedRoomRow(room);
+    if (expected) mapped.push({ room, expected });
+    else skipped.push(room);
+  }
+  const presence = await readTargetPresence(client, skipped.map((room) => ({ roomId: room.row.id, sessionId: room.sessionId })));
+  const comparisons = new Map(
+    (
+      await compareRooms(client, mapped.map((m) => m.expected), {
+        withArtistId: context.shape.sessionsHasArtistId,
+        ledgerSchema: context.ledgerSchema,
+      })
+    ).map((c) => [c.room_id, c]),
+  );
+
+  const verdicts = new Map<string, RoomVerdict>();
+  for (const room of skipped) verdicts.set(room.row.id, judgeSkippedRoom(room, presence.get(room.row.id)));
+  const live: { room: RoomExpectation; comparison: RoomComparison }[] = [];
+  for (const { room } of mapped) {
+    const comparison = comparisons.get(room.row.id);
+    if (!comparison) throw new Error(`No comparison came back for room ${room.row.id}`);
+    if (targetState(room, comparison) === 'deleted') verdicts.set(room.row.id, judgeDeletedRoom(room, notesOf(room)));
+    else live.push({ room, comparison });
+  }
+
+  const memories = await readMemoriesOfRooms(client, live.map((l) => l.room.row.id));
+  const messages = await expectMessages(memories);
+  // Rooms whose chat is missing are not compared message by message: every message would be missing.
+  const withChat = live.filter((l) => l.comparison.chat_exists).map((l) => l.room.row.id);
+  const expectedRows = withChat.flatMap((id) => messages.get(id)?.expected ?? []);
+  const problems = expectedRows.length > 0 ? await compareMessages(client, stringifyJson(expectedRows), {
+    ledgerSchema: context.ledgerSchema,
+    showValuesChars: context.judge.showValues ? context.judge.valueChars : null,
+  }) : [];
+  const added = await countAddedMessages(client, withChat, expectedRows.map((row) => row.id));
+  const problemsByRoom = new Map<string, MessageProblem[]>();
+  for (const problem of problems) {
+    const list = problemsByRoom.get(problem.room_id);
+    if (list) list.push(problem);
+    else problemsByRoom.set(problem.room_id, [problem]);
+  }
+  for (const { room, comparison } of live) {
+    const id = room.row.id;
+    verdicts.set(id, judgeMappedRoom(room, comparison, messages.get(id) ?? NO_MESSAGES, problemsByRoom.get(id) ?? [], added.get(id) ?? 0, context.judge));
+  }
+  return rooms.map((room) => verdicts.get(room.row.id) as RoomVerdict);
+}
+
+function notesOf(room: RoomExpectation): ReasonCode[] {
+  return room.mapping.ok && room.mapping.mapped.artistMissing ? ['artist_missing'] : [];
+}
