@@ -108,7 +108,7 @@ describe('faults', () => {
       expect(summary.exitCode).toBe(cut.code);
       if (cut.code === 3) expect(summary.complete).toBe(false);
       const partial = await targetDigest(env.pool);
-      expect(partial.counts[2]).toBe(partial.counts[1] * MEMORIES_PER_ROOM);
+      expect(partial.counts[2]).toBe(partial.counts[1]! * MEMORIES_PER_ROOM);
       await dropSlowDown(env);
       expect((await runCli(['backfill', '--json'], { databaseUrl: env.db.url })).code).toBe(0);
       expect(await targetDigest(env.pool)).toEqual(reference);
