@@ -1,0 +1,87 @@
+import { acquireLease } from '../db/leases.ts';
+import { scanDependents } from '../db/dependents.ts';
+import { ensureStateSchema } from '../db/state-schema.ts';
+import { quoteIdent } from '../db/sql-files.ts';
+import { inTransaction, withTransientRetry } from '../db/transactions.ts';
+import { ReportWriter } from '../report/report-writer.ts';
+import type { RunSummary } from '../report/summary.ts';
+import { PreconditionError } from '../runtime/errors.ts';
+import type { CommandContext } from './context.ts';
+import { describeFks, dropForeignKeys } from './drop-legacy-drop.ts';
+import { failed, passed, renderGate, type GateResult } from './drop-legacy-gates.ts';
+
+export interface PurgeOptions {
+  schema: string;
+  confirm?: string | undefined;
+  allowedDependents: string[];
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+}
+
+/**
+ * `drop-legacy --purge-quarantine`: drops what an earlier `--quarantine` run moved aside (its snapshot
+ * was verified then), with the same refusals: a named --confirm, no unknown dependents, no CASCADE.
+ */
+export async function purgeQuarantine(options: PurgeOptions, context: CommandContext): Promise<RunSummary> {
+  const { pool } = context;
+  const { rows } = await pool.query<{ name: string }>(
+    `select c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = $1 and c.relkind in ('r', 'p') order by 1`,
+    [options.schema],
+  );
+  const { rows: db } = await pool.query<{ database: string }>(`select current_database() as database`);
+  const database = db[0]?.database ?? '';
+  if (rows.length === 0) {
+    throw new PreconditionError(`Schema ${options.schema} holds no tables: nothing to purge. (Quarantine with \`recoup-migrate drop-legacy --quarantine ${options.schema}\`.)`);
+  }
+  const scan = await scanDependents(pool, rows.map((r) => ({ schema: options.schema, name: r.name })), new Set(options.allowedDependents));
+  const gates: GateResult[] = [];
+  const record = (gate: GateResult): boolean => {
+    gates.push(gate);
+    process.stderr.write(`${renderGate(gate)}\n`);
+    return gate.ok === true;
+  };
+  const go =
+    record(scan.blockers.length > 0
+      ? failed('dependents', `${scan.blockers.map((b) => `${b.object} (${b.detail})`).join('; ')}`, 'drop or rewrite each blocker, then purge again')
+      : passed('dependents', `${scan.tables.length} table(s) in ${options.schema}; ${scan.keptForeignKeys.length} foreign key(s) from kept tables to drop`)) &&
+    record(options.confirm === database
+      ? passed('confirmed', `--confirm matches the connected database ${database}`)
+      : failed('confirmed', `${options.confirm === undefined ? 'no --confirm given' : `--confirm ${options.confirm} does not match`}; the connected database is ${database}`, `add --confirm ${database}`));
+  if (go) {
+    await ensureStateSchema(pool, context.stateSchema);
+    const lease = await acquireLease(pool, context.stateSchema, { command: 'drop-legacy', runId: context.runId });
+    try {
+      await withTransientRetry(() =>
+        inTransaction(pool, { isolation: 'read committed', statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs }, async (client) => {
+          await dropForeignKeys(client, scan.keptForeignKeys);
+          for (const table of scan.dropOrder) await client.query(`drop table ${table.printed}`);
+          const { rows: left } = await client.query<{ n: string }>(`select count(*)::text as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1`, [options.schema]);
+          if (left[0]?.n === '0') await client.query(`drop schema ${quoteIdent(options.schema)}`);
+        }),
+      );
+    } finally {
+      await lease.release();
+    }
+    record(passed('dropped', `dropped ${scan.dropOrder.map((t) => t.printed).join(', ')}${describeFks(scan.keptForeignKeys)}`));
+  }
+  const report = await ReportWriter.open(context.reportDir);
+  const refused = gates.some((g) => g.ok === false);
+  const summary: RunSummary = {
+    command: 'drop-legacy',
+    runId: context.runId,
+    dryRun: false,
+    complete: true,
+    startedAt: context.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    exitCode: refused ? 1 : 0,
+    reasons: {},
+    reportDir: report.dir,
+    purge: options.schema,
+    gates,
+    dropped: !refused,
+    ...(refused ? { problems: gates.filter((g) => g.ok === false).map((g) => `gate ${g.name} failed: ${g.detail} — fix: ${g.fix ?? ''}`) } : {}),
+  };
+  await report.finish(summary);
+  return summary;
+}
