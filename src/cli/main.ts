@@ -2,15 +2,18 @@ import { Command } from 'commander';
 import { TOOL_VERSION } from '../db/runs.ts';
 import { EXIT_CODES_HELP } from '../report/summary.ts';
 import { registerBackfill } from './commands/backfill.ts';
+import { registerDropLegacy } from './commands/drop-legacy.ts';
+import { registerRestore } from './commands/restore.ts';
 import { registerSchema } from './commands/schema.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerStampArtistId } from './commands/stamp-artist-id.ts';
 import { registerFixParts } from './commands/fix-parts.ts';
 import { registerReconcile } from './commands/reconcile.ts';
 import { registerSeed } from './commands/seed.ts';
+import { registerDemo } from './commands/demo.ts';
 
 /** Each command registers itself from src/cli/commands/<name>.ts; this file only lists them. */
-const REGISTRATIONS = [registerBackfill, registerSchema, registerStatus, registerStampArtistId, registerReconcile, registerSeed, registerFixParts];
+const REGISTRATIONS = [registerBackfill, registerSchema, registerStatus, registerStampArtistId, registerReconcile, registerSeed, registerDemo, registerFixParts, registerDropLegacy, registerRestore];
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('recoup-migrate')

@@ -48,7 +48,7 @@ export function roomPlanSql(): string {
   const eraCase = `case ${ERA_BOUNDS.slice(0, -1).map((bound, i) => `when ${u0} < ${bound} then ${i}`).join(' ')} else ${ERAS.length - 1} end`;
   const accountFaults = ROOM_RATES.nullAccount + ROOM_RATES.deletedAccount + ROOM_RATES.sentinelAccount;
   return `
-    select g.n, g.id, g.ha, era,
+    select g.n, g.id, era,
            to_timestamp((${ERA_STARTS})[era + 1] + ${u1} * (${ERA_LENGTHS})[era + 1]) as updated_at,
            case when ${u3} < ${ROOM_RATES.nullAccount} then null
                 when ${u3} < ${ROOM_RATES.nullAccount + ROOM_RATES.deletedAccount} then md5($1 || ':gone-account:' || g.n)::uuid

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench`: backfill against the in-database ceiling and the original script's pattern, a re-run,
+ * reconcile, the optional module benches, the converter alone, and peak RSS at two sizes — in one run,
+ * on the same seeded databases. Prints a table and writes docs/benchmarks.md. Not part of `npm test`
+ * (a tiny smoke run of `runBench` is).
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { seedDatabase } from '../src/commands/seed-database.ts';
+import { createLogger } from '../src/runtime/logger.ts';
+import { createProgress } from '../src/runtime/progress.ts';
+import { openBenchServer, resetTarget, serverVersion, type BenchServer } from './bench-database.ts';
+import { inDatabaseBaseline, originalScriptPattern } from './baselines.ts';
+import { runBinary } from './child-run.ts';
+import { benchConverter } from './converter.ts';
+import { fixPartsRow, snapshotRow, stampArtistIdRow } from './optional-benches.ts';
+import { describeMachine, renderTable, writeBenchmarksDoc, type BenchRow, type Machine, type RssRow } from './report.ts';
+
+export interface BenchOptions {
+  /** Rooms of the database every ratio is measured on, and of the larger one for peak RSS. */
+  small: number;
+  large: number;
+  messagesPerRoom: number;
+  /** Runs of each side; each figure is the best of them. */
+  repetitions: number;
+  converterMessages: number;
+  /** Run the other modules' benches (bench/fix-parts.ts, bench/stamp-artist-id.ts, bench/snapshot.ts). */
+  optionalBenches: boolean;
+  writeDoc: boolean;
+  log: (line: string) => void;
+}
+
+export interface BenchResult {
+  rows: BenchRow[];
+  rss: RssRow[];
+  machine: Machine;
+  table: string;
+}
+
+export const DEFAULT_BENCH_OPTIONS: BenchOptions = {
+  small: 2_000,
+  large: 20_000,
+  // Production averages 2 memories per room; 10 gives the batches real work (as the anchors' 20k × 10).
+  messagesPerRoom: 10,
+  repetitions: 3,
+  converterMessages: 20_000,
+  optionalBenches: true,
+  writeDoc: true,
+  log: (line) => process.stderr.write(`${line}\n`),
+};
+
+const BENCH_SEED = 42;
+const DOC = new URL('../docs/benchmarks.md', import.meta.url);
+const cliExists = (command: string) => existsSync(new URL(`../src/cli/commands/${command}.ts`, import.meta.url));
+
+interface SeededDatabase {
+  url: string;
+  pool: pg.Pool;
+  rooms: number;
+  memories: number;
+  drop: () => Promise<void>;
+}
+
+async function seeded(server: BenchServer, rooms: number, messagesPerRoom: number): Promise<SeededDatabase> {
+  const database = await server.createDatabase();
+  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  const result = await seedDatabase(
+    pool,
+    { rooms, seed: BENCH_SEED, messagesPerRoom, dropArtistFk: false, concurrency: 2 },
+    { logger: createLogger('warn'), progress: createProgress('seed', false) },
+  );
+  return { url: database.url, pool, rooms, memories: result.memories, drop: async () => { await pool.end(); await database.drop(); } };
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const { log } = options;
+  const server = await openBenchServer();
+  const reports = await mkdtemp(join(tmpdir(), 'recoup-bench-'));
+  const databases: SeededDatabase[] = [];
+  const tool = async (command: string, db: SeededDatabase) => {
+    const run = await runBinary([command, '--json', '--no-progress', '--log-level', 'warn', '--database-url', db.url, '--report-dir', join(reports, `${command}-${Date.now()}`)]);
+    if (run.code === 3 || run.code === 2) throw new Error(`${command} failed (exit ${run.code}): ${String(run.summary.error)}`);
+    return run;
+  };
+  try {
+    log(`Seeding ${options.small} rooms × ~${options.messagesPerRoom} memories…`);
+    const small = await seeded(server, options.small, options.messagesPerRoom);
+    databases.push(small);
+    const times = { backfill: [] as number[], rerun: [] as number[], reconcile: [] as number[], ceiling: [] as number[], original: [] as number[] };
+    for (let round = 1; round <= options.repetitions; round++) {
+      log(`Round ${round}/${options.repetitions}: backfill, re-run, reconcile, in-database baseline, original pattern`);
+      await resetTarget(small.pool);
+      times.backfill.push((await tool('backfill', small)).seconds);
+      times.rerun.push((await tool('backfill', small)).seconds);
+      if (cliExists('reconcile')) times.reconcile.push((await tool('reconcile', small)).seconds);
+      await resetTarget(small.pool);
+      times.ceiling.push(await timed(() => inDatabaseBaseline(small.pool)));
+      await resetTarget(small.pool);
+      times.original.push(await timed(() => originalScriptPattern(small.url)));
+    }
+    const rate = (seconds: number[]) => small.memories / Math.min(...seconds);
+    const backfillRate = rate(times.backfill);
+    const rows: BenchRow[] = [
+      ratioRow('backfill vs in-database INSERT … SELECT (messages/s)', backfillRate, rate(times.ceiling), '≥ 0.5×', 0.5),
+      ratioRow("backfill vs the original script's pattern (messages/s)", backfillRate, rate(times.original), '≥ 5×', 5),
+      { name: 're-run on the unchanged, migrated database vs first run (time)', tool: Math.min(...times.rerun), baseline: Math.min(...times.backfill), unit: 's',
+        ratio: Math.min(...times.rerun) / Math.min(...times.backfill), goal: '≤ 0.1×', met: Math.min(...times.rerun) / Math.min(...times.backfill) <= 0.1 },
+      times.reconcile.length > 0
+        ? ratioRow('reconcile vs backfill (messages/s)', rate(times.reconcile), backfillRate, '', null)
+        : { name: 'reconcile vs backfill', tool: null, baseline: null, unit: '', ratio: null, goal: '', note: 'not built yet' },
+    ];
+    log(`Converter alone: ${options.converterMessages} messages…`);
+    const converter = await benchConverter({ messages: options.converterMessages });
+    rows.push(ratioRow('converter alone vs backfill (messages/s)', converter.messagesPerSecond, backfillRate, '≥ 5×', 5));
+    if (options.optionalBenches) {
+      log('Optional benches: stamp-artist-id, fix-parts, snapshot…');
+      await resetTarget(small.pool);
+      await tool('backfill', small);
+      rows.push(await stampArtistIdRow(small.url), await fixPartsRow(server.serverUrl, backfillRate), await snapshotRow(small.url));
+    }
+    const rss: RssRow[] = [];
+    for (const rooms of [options.small, options.large]) {
+      const db = rooms === small.rooms ? small : await seeded(server, rooms, options.messagesPerRoom);
+      if (db !== small) databases.push(db);
+      log(`Peak RSS at ${rooms} rooms (${db.memories} memories)…`);
+      await resetTarget(db.pool);
+      for (const command of ['backfill', 'reconcile', 'stamp-artist-id', 'fix-parts'].filter(cliExists)) {
+        const run = await tool(command, db);
+        rss.push({ command, rooms, memories: db.memories, peakRssMb: run.peakRssMb, seconds: run.seconds });
+      }
+    }
+    const peak = Math.max(...rss.map((r) => r.peakRssMb ?? 0));
+    rows.push({ name: 'peak RSS of any command, any size', tool: peak, baseline: null, unit: 'MB', ratio: null, goal: '< 256 MB', met: peak < 256 });
+    const machine = describeMachine(await serverVersion(small.pool));
+    const table = renderTable(rows, rss);
+    if (options.writeDoc) {
+      const settings = `--small ${options.small} --large ${options.large} --messages-per-room ${options.messagesPerRoom} --repetitions ${options.repetitions} (small: ${small.memories} memories); seed ${BENCH_SEED}`;
+      writeBenchmarksDoc(DOC, table, machine, settings);
+    }
+    return { rows, rss, machine, table };
+  } finally {
+    for (const db of databases) await db.drop().catch(() => {});
+    await server.stop().catch(() => {});
+    await rm(reports, { recursive: true, force: true });
+  }
+}
+
+function ratioRow(name: string, toolRate: number, baselineRate: number, goal: string, atLeast: number | null): BenchRow {
+  const ratio = toolRate / baselineRate;
+  return { name, tool: toolRate, baseline: baselineRate, unit: '/s', ratio, goal, ...(atLeast !== null ? { met: ratio >= atLeast } : {}) };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({
+    options: {
+      small: { type: 'string' }, large: { type: 'string' }, 'messages-per-room': { type: 'string' },
+      repetitions: { type: 'string' }, 'converter-messages': { type: 'string' }, 'no-write': { type: 'boolean' },
+    },
+  });
+  const number = (value: string | undefined, fallback: number) => (value === undefined ? fallback : Number(value));
+  const result = await runBench({
+    ...DEFAULT_BENCH_OPTIONS,
+    small: number(values.small, DEFAULT_BENCH_OPTIONS.small),
+    large: number(values.large, DEFAULT_BENCH_OPTIONS.large),
+    messagesPerRoom: number(values['messages-per-room'], DEFAULT_BENCH_OPTIONS.messagesPerRoom),
+    repetitions: number(values.repetitions, DEFAULT_BENCH_OPTIONS.repetitions),
+    converterMessages: number(values['converter-messages'], DEFAULT_BENCH_OPTIONS.converterMessages),
+    writeDoc: values['no-write'] !== true,
+  });
+  process.stdout.write(result.table);
+  if (values['no-write'] !== true) process.stdout.write(`\nWritten to docs/benchmarks.md\n`);
+}
