@@ -5,23 +5,27 @@
  * has no legacy/target tables, a synthetic one is created there (accounts, rooms, derived sessions).
  * Both sides start from the same state — every artist_id NULL, table vacuumed — and end stamped.
  */
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { stampArtistId } from '../src/commands/stamp-artist-id.ts';
 import { ensureArtistIdSchema } from '../src/commands/stamp-artist-id-schema.ts';
 import { applySchema } from '../src/commands/schema.ts';
-import { createPool, resolveConnection } from '../src/db/connection.ts';
+import { createPool, resolveConnection, type ResolvedConnection } from '../src/db/connection.ts';
 import { SESSION_ID_NAMESPACE, sessionIdForRoom } from '../src/migration/session-id.ts';
-import { createLogger } from '../src/runtime/logger.ts';
+import { createLogger, type Logger } from '../src/runtime/logger.ts';
 
 // Synthetic data when the database is empty: production's size (23,252 sessions, 17,985 with an artist).
 const SYNTHETIC_ROOMS = 23_252;
 const SYNTHETIC_ARTIST_SHARE = 17_985 / 23_252;
 const SYNTHETIC_ACCOUNTS = 1_000;
 // The tool's CLI defaults, so the bench measures what operators run.
-const BATCH_SIZE = Number(process.env.BS ?? 500);
-const CONCURRENCY = Number(process.env.CC ?? 2);
+const BATCH_SIZE = 500;
+// Alternating tool/baseline rounds; each side's best counts.
+const ROUNDS = 3;
+const CONCURRENCY = 2;
 const STATEMENT_TIMEOUT_MS = 120_000;
 const LOCK_TIMEOUT_MS = 10_000;
 const DDL_LOCK_TIMEOUT_MS = 1_000;
@@ -41,54 +45,66 @@ export async function benchStampArtistId(url: string): Promise<{ toolMs: number;
       logger,
     );
 
-    await resetArtistIds(pool);
-    const baseline = await productionUpdate(pool);
-    const baselineStamped = await countStamped(pool);
-
-    await resetArtistIds(pool);
-    const started = performance.now();
-    const summary = await stampArtistId(
-      {
-        scope: {},
-        batchSize: BATCH_SIZE,
-        concurrency: CONCURRENCY,
-        dryRun: false,
-        skipSchema: true,
-        overwriteConflicts: false,
-        allowTouchUpdatedAt: false,
-        statementTimeoutMs: STATEMENT_TIMEOUT_MS,
-        lockTimeoutMs: LOCK_TIMEOUT_MS,
-        ddlLockTimeoutMs: DDL_LOCK_TIMEOUT_MS,
-        ddlAttempts: DDL_ATTEMPTS,
-      },
-      {
-        pool,
-        connection,
-        logger,
-        stateSchema: 'recoup_migrate',
-        runId: crypto.randomUUID(),
-        startedAt: new Date(),
-        reportDir: join(tmpdir(), `recoup-bench-stamp-${process.pid}-${Date.now()}`),
-        progress: false,
-        showValues: false,
-        stopSignal: new AbortController().signal,
-      },
-    );
-    const toolMs = performance.now() - started;
-    if (summary.exitCode !== 0) throw new Error(`stamp-artist-id failed in the bench: ${String(summary.error)}`);
-    const toolStamped = await countStamped(pool);
-    if (toolStamped !== baselineStamped) {
-      throw new Error(`The tool stamped ${toolStamped} sessions, the baseline ${baselineStamped}: not the same work`);
+    const v5 = await uuidV5Function(pool);
+    // Alternating rounds, best of each: the machine is shared, and one slow moment shouldn't decide.
+    const toolTimes: number[] = [];
+    const baselineTimes: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      await resetArtistIds(pool);
+      baselineTimes.push(await productionUpdate(pool, v5.name));
+      const baselineStamped = await countStamped(pool);
+      await resetArtistIds(pool);
+      toolTimes.push(await timedToolRun(pool, connection, logger));
+      const toolStamped = await countStamped(pool);
+      if (toolStamped !== baselineStamped) {
+        throw new Error(`The tool stamped ${toolStamped} sessions, the baseline ${baselineStamped}: not the same work`);
+      }
     }
-    return { toolMs: Math.round(toolMs), baselineMs: Math.round(baseline) };
+    if (v5.created) await pool.query('drop extension "uuid-ossp"');
+    return { toolMs: Math.round(Math.min(...toolTimes)), baselineMs: Math.round(Math.min(...baselineTimes)) };
   } finally {
     await pool.end();
   }
 }
 
+/** One run of the command function, as the CLI runs it (minus process start-up), timed. */
+async function timedToolRun(pool: pg.Pool, connection: ResolvedConnection, logger: Logger): Promise<number> {
+  const started = performance.now();
+  const summary = await stampArtistId(
+    {
+      scope: {},
+      batchSize: BATCH_SIZE,
+      concurrency: CONCURRENCY,
+      dryRun: false,
+      skipSchema: true,
+      overwriteConflicts: false,
+      allowTouchUpdatedAt: false,
+      statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: LOCK_TIMEOUT_MS,
+      ddlLockTimeoutMs: DDL_LOCK_TIMEOUT_MS,
+      ddlAttempts: DDL_ATTEMPTS,
+    },
+    {
+      pool,
+      connection,
+      logger,
+      stateSchema: 'recoup_migrate',
+      runId: randomUUID(),
+      startedAt: new Date(),
+      reportDir: join(tmpdir(), `recoup-bench-stamp-${process.pid}-${Date.now()}`),
+      progress: false,
+      showValues: false,
+      stopSignal: new AbortController().signal,
+    },
+  );
+  const elapsed = performance.now() - started;
+  if (summary.exitCode !== 0) throw new Error(`stamp-artist-id failed in the bench: ${String(summary.error)}`);
+  await rm(summary.reportDir as string, { recursive: true, force: true });
+  return elapsed;
+}
+
 /** The production statement, timed; session ids through uuid_generate_v5 when the extension can be had. */
-async function productionUpdate(pool: pg.Pool): Promise<number> {
-  const v5 = await uuidV5Function(pool);
+async function productionUpdate(pool: pg.Pool, v5: string | null): Promise<number> {
   if (v5) {
     const started = performance.now();
     await pool.query(
@@ -122,14 +138,24 @@ async function productionUpdate(pool: pg.Pool): Promise<number> {
   }
 }
 
-/** The schema-qualified uuid_generate_v5, creating uuid-ossp if allowed; null when it can't be had. */
-async function uuidV5Function(pool: pg.Pool): Promise<string | null> {
-  await pool.query('create extension if not exists "uuid-ossp"').catch(() => {});
-  const { rows } = await pool.query<{ schema: string }>(
-    `select n.nspname as schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'uuid-ossp'`,
-  );
-  const schema = rows[0]?.schema;
-  return schema ? `"${schema.replaceAll('"', '""')}".uuid_generate_v5` : null;
+/**
+ * The schema-qualified uuid_generate_v5, creating uuid-ossp if allowed (and saying so, to drop it after);
+ * null when it can't be had.
+ */
+async function uuidV5Function(pool: pg.Pool): Promise<{ name: string | null; created: boolean }> {
+  const find = async () => {
+    const { rows } = await pool.query<{ schema: string }>(
+      `select n.nspname as schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'uuid-ossp'`,
+    );
+    return rows[0]?.schema ?? null;
+  };
+  let schema = await find();
+  let created = false;
+  if (schema === null) {
+    created = await pool.query('create extension "uuid-ossp"').then(() => true, () => false);
+    schema = await find();
+  }
+  return { name: schema ? `"${schema.replaceAll('"', '""')}".uuid_generate_v5` : null, created };
 }
 
 async function resetArtistIds(pool: pg.Pool): Promise<void> {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { scopeFilter, type RoomRange, type RoomScope } from './source-reads.ts';
+import { scopeFilter, type RoomScope } from './source-reads.ts';
 
 /** Rooms stamp-artist-id walks: those in scope with an artist_id. */
 const HAS_ARTIST = 'r.artist_id is not null';
@@ -14,60 +14,33 @@ export async function countArtistRooms(db: pg.Pool, scope: RoomScope): Promise<n
   return scope.limit !== undefined ? Math.min(count, scope.limit) : count;
 }
 
+/** One batch: the ids of up to batch-size rooms with an artist_id, in id order. */
+export interface ArtistRoomPage {
+  roomIds: string[];
+}
+
 /**
- * Keyset batches over the rooms with an artist_id, in id order. Each page is one short query; nothing
- * (no cursor, no snapshot) stays open between pages, which also keeps CREATE INDEX CONCURRENTLY and the
- * app's DDL from waiting on us.
+ * Keyset pages over the rooms with an artist_id, in id order. Each page is one short query; nothing (no
+ * cursor, no snapshot) stays open between pages, which also keeps CREATE INDEX CONCURRENTLY and the app's
+ * DDL from waiting on us. The page carries its ids, so that a batch needs no read of its own before it
+ * can compute the session ids; the batch re-reads each room's artist_id in its own transaction.
  */
-export async function* planArtistRoomRanges(db: pg.Pool, scope: RoomScope, batchSize: number): AsyncGenerator<RoomRange> {
+export async function* planArtistRoomPages(db: pg.Pool, scope: RoomScope, batchSize: number): AsyncGenerator<ArtistRoomPage> {
   let after: string | null = null;
   let remaining = scope.limit ?? Number.POSITIVE_INFINITY;
   const filter = scopeFilter(scope, 3);
   while (remaining > 0) {
     const take = Math.min(batchSize, remaining);
-    const result: pg.QueryResult<{ last: string | null; count: string }> = await db.query(
-      `select (array_agg(id order by id desc))[1]::text as last, count(*) as count from (
-         select r.id from public.rooms r
-          where ($1::uuid is null or r.id > $1::uuid) and ${HAS_ARTIST} and ${filter.sql}
-          order by r.id limit $2) page`,
+    const result: pg.QueryResult<{ id: string }> = await db.query(
+      `select r.id::text as id from public.rooms r
+        where ($1::uuid is null or r.id > $1::uuid) and ${HAS_ARTIST} and ${filter.sql}
+        order by r.id limit $2`,
       [after, take, ...filter.params],
     );
-    const page = result.rows[0];
-    if (!page || page.last === null) return;
-    yield { after, last: page.last };
-    after = page.last;
-    remaining -= Number(page.count);
+    if (result.rows.length === 0) return;
+    const roomIds = result.rows.map((row) => row.id);
+    yield { roomIds };
+    after = roomIds[roomIds.length - 1]!;
+    remaining -= roomIds.length;
   }
-}
-
-export interface ArtistRoomRow {
-  room_id: string;
-  artist_id: string;
-}
-
-/** The rooms of one range that have an artist_id (read in the batch's transaction). */
-export async function readArtistRooms(client: pg.ClientBase, range: RoomRange, scope: RoomScope): Promise<ArtistRoomRow[]> {
-  const filter = scopeFilter(scope, 3);
-  const { rows } = await client.query<ArtistRoomRow>(
-    `select r.id::text as room_id, r.artist_id::text as artist_id from public.rooms r
-      where ($1::uuid is null or r.id > $1::uuid) and r.id <= $2::uuid and ${HAS_ARTIST} and ${filter.sql}
-      order by r.id`,
-    [range.after, range.last, ...filter.params],
-  );
-  return rows;
-}
-
-/**
- * Which of these artist accounts exist. When stamping, the rows are locked FOR KEY SHARE until the
- * transaction ends — the lock the foreign key's own trigger takes — because under
- * session_replication_role = replica that trigger does not fire: without the lock, an account deleted
- * between this check and the commit would leave a dangling artist_id. A dry run (read-only) only reads.
- */
-export async function existingArtists(client: pg.ClientBase, artistIds: readonly string[], lock: boolean): Promise<Set<string>> {
-  if (artistIds.length === 0) return new Set();
-  const { rows } = await client.query<{ id: string }>(
-    `select a.id::text as id from public.accounts a where a.id = any($1::uuid[]) order by a.id${lock ? ' for key share' : ''}`,
-    [artistIds],
-  );
-  return new Set(rows.map((row) => row.id));
 }

@@ -2,12 +2,10 @@ import type pg from 'pg';
 import { sessionDigestSql } from './digests.ts';
 import { quoteIdent } from './sql-files.ts';
 
-/** One room to stamp: its derived session id is computed in the tool (sessionIdForRoom). */
+/** One room of a batch: its derived session id is computed in the tool (sessionIdForRoom). */
 export interface StampInput {
   roomId: string;
   sessionId: string;
-  artistId: string;
-  artistExists: boolean;
 }
 
 /** What the database says about one room's session, before (and, when writing, after) the stamp. */
@@ -16,6 +14,8 @@ export type StampAction = 'stamp' | 'unchanged' | 'artist_conflict' | 'artist_mi
 export interface StampOutcome {
   roomId: string;
   sessionId: string;
+  /** rooms.artist_id, as the batch's transaction read it. */
+  artistId: string;
   action: StampAction;
   /** sessions.artist_id as the statement found it. */
   currentArtistId: string | null;
@@ -24,101 +24,155 @@ export interface StampOutcome {
 }
 
 export interface StampMode {
-  /** false: classify only (dry run, or the column does not exist yet). */
+  /** false: classify only (dry run, in a read-only transaction). */
   write: boolean;
   /** false in a dry run before the column exists: every present session counts as NULL. */
   columnExists: boolean;
-  overwriteConflicts: boolean;
-  /** Where overwritten values are kept, with the run id (required when overwriting). */
-  backup?: { table: string; runId: string };
+  /** The state schema whose target_ledger is kept truthful (used when writing). */
+  stateSchema: string;
+  /**
+   * Lock the artists FOR KEY SHARE until commit — the lock the FK's own trigger takes — because under
+   * session_replication_role = replica that trigger does not fire: without the lock, an account deleted
+   * between this check and the commit would leave a dangling artist_id.
+   */
+  lockArtists: boolean;
 }
 
 /**
- * Classifies the batch's sessions and, when writing, stamps them in one set-based statement. The rows
- * travel as arrays (nothing spliced into SQL, no uuid_generate_v5 needed on the search_path).
+ * One statement per batch: re-read the rooms' artist_id, check (and lock) their artists, stamp the
+ * derived sessions whose artist_id is NULL, keep the ledger truthful, and classify every other room.
+ * Ids travel as arrays (nothing spliced into SQL, no uuid_generate_v5 needed on the search_path).
  *
- * The UPDATE re-checks `s.artist_id is null` (or the value it saw, when overwriting), so under READ
- * COMMITTED a session the app changed since the classification is left alone; it comes back as
- * written = false and is reported as concurrent_change.
+ * The UPDATE probes each session once, by primary key; only the rooms it did not write are looked up
+ * again to be classified. It re-checks `s.artist_id is null`, so under READ COMMITTED a session the app
+ * set meanwhile is left alone (it comes back as 'stamp' with written = false: a concurrent change).
  */
 export async function stampSessions(client: pg.ClientBase, inputs: readonly StampInput[], mode: StampMode): Promise<StampOutcome[]> {
   if (inputs.length === 0) return [];
   const current = mode.columnExists ? 's.artist_id' : 'null::uuid';
-  const params: unknown[] = [
-    inputs.map((i) => i.roomId),
-    inputs.map((i) => i.sessionId),
-    inputs.map((i) => i.artistId),
-    inputs.map((i) => i.artistExists),
-  ];
-  const classified = `
-    with input as (
-      select * from unnest($1::uuid[], $2::text[], $3::uuid[], $4::boolean[]) as x(room_id, session_id, artist_id, artist_exists)
-    ), classified as (
-      select x.room_id, x.session_id, x.artist_id, ${current} as current_artist,
-             case
-               when s.id is null then 'room_not_migrated'
-               when ${current} = x.artist_id then 'unchanged'
-               when not x.artist_exists then 'artist_missing'
-               when ${current} is null then 'stamp'
-               else 'artist_conflict'
-             end as action
-        from input x
-        left join public.sessions s on s.id = x.session_id
-    )`;
-  let writes = `, updated as (select null::text as id where false)`;
-  if (mode.write) {
-    params.push(mode.overwriteConflicts);
-    writes = `, updated as (
-      update public.sessions s set artist_id = c.artist_id
-        from classified c
-       where s.id = c.session_id
-         and ((c.action = 'stamp' and s.artist_id is null)
-              or ($5::boolean and c.action = 'artist_conflict' and s.artist_id = c.current_artist))
-      returning s.id
-    )`;
-    if (mode.overwriteConflicts) {
-      if (!mode.backup) throw new Error('Overwriting conflicts needs a backup table');
-      params.push(mode.backup.runId);
-      writes += `, backup as (
-        insert into ${mode.backup.table} (run_id, session_id, room_id, old_artist_id, new_artist_id)
-        select $6::uuid, c.session_id, c.room_id, c.current_artist, c.artist_id
-          from classified c join updated u on u.id = c.session_id
-         where c.action = 'artist_conflict'
-      )`;
-    }
-  }
+  const ledger = `${quoteIdent(mode.stateSchema)}.target_ledger`;
+  // The ledger CTE: where backfill's ledger holds the digest of the session as the tool wrote it
+  // (artist_id NULL), it now holds the stamped one. Otherwise a later backfill would take every stamped
+  // session for one the app changed, and never bring it up to date again.
+  // Every probe of a big table is written so that it can only be a primary-key probe (a scalar
+  // subquery per row, or `id = any($2)` next to the join), so a batch costs its own size whatever the
+  // table's size or statistics: before the stamp, sessions.artist_id is NULL everywhere, and a join on
+  // `artist_id is null` would otherwise read the whole table once per batch.
+  const writes = mode.write
+    ? `update public.sessions s set artist_id = c.artist_id
+         from candidate c
+        where s.id = any($2::text[]) and s.id = c.session_id and c.artist_exists and s.artist_id is null
+       returning s.id, s.account_id, s.title, s.artist_id
+     ), unstamped as (
+       select u.id, u.account_id, u.title, null::uuid as artist_id from updated u
+     ), ledger as (
+       update ${ledger} l set digest = ${sessionDigestSql('u', true)}, written_at = now()
+         from updated u join unstamped old on old.id = u.id
+        where l.kind = 'session' and l.id = any($2::text[]) and l.id = u.id
+          and l.digest = ${sessionDigestSql('old', true)}`
+    : 'select null::text as id where false';
   const { rows } = await client.query<{
     room_id: string;
     session_id: string;
+    artist_id: string;
     action: StampAction;
     current_artist: string | null;
     written: boolean;
   }>(
-    `${classified}${writes}
-     select c.room_id::text as room_id, c.session_id, c.action, c.current_artist::text as current_artist,
-            u.id is not null as written
-       from classified c left join updated u on u.id = c.session_id
-      order by c.room_id`,
-    params,
+    `with input as (
+       select * from unnest($1::uuid[], $2::text[]) as x(room_id, session_id)
+     ), room as materialized (
+       select x.room_id, x.session_id, (select r.artist_id from public.rooms r where r.id = x.room_id) as artist_id
+         from input x
+     ), artist as (
+       select a.id from public.accounts a
+        where a.id = any(array(select distinct artist_id from room where artist_id is not null))${mode.lockArtists ? ' for key share' : ''}
+     ), candidate as materialized (
+       select rm.*, ar.id is not null as artist_exists
+         from room rm left join artist ar on ar.id = rm.artist_id
+        where rm.artist_id is not null
+     ), updated as (${writes}
+     ), found as materialized (
+       -- A scalar subquery in a CASE runs only when reached: rooms the UPDATE wrote aren't probed again.
+       -- '' = the session exists with a NULL artist_id; NULL = there is no session.
+       select c.*, u.id is not null as written,
+              case when u.id is null then
+                (select coalesce(${current}::text, '') from public.sessions s where s.id = c.session_id)
+              end as found
+         from candidate c left join updated u on u.id = c.session_id
+     )
+     select f.room_id::text as room_id, f.session_id, f.artist_id::text as artist_id,
+            nullif(f.found, '') as current_artist, f.written,
+            case
+              when f.written then 'stamp'
+              when f.found is null then 'room_not_migrated'
+              when f.found = f.artist_id::text then 'unchanged'
+              when not f.artist_exists then 'artist_missing'
+              when f.found = '' then 'stamp'
+              else 'artist_conflict'
+            end as action
+       from found f
+      order by f.room_id`,
+    [inputs.map((i) => i.roomId), inputs.map((i) => i.sessionId)],
   );
   return rows.map((row) => ({
     roomId: row.room_id,
     sessionId: row.session_id,
+    artistId: row.artist_id,
     action: row.action,
     currentArtistId: row.current_artist,
     written: row.written,
   }));
 }
 
+/** One session to overwrite: the value the classification saw, and the room's. */
+export interface Overwrite {
+  roomId: string;
+  sessionId: string;
+  oldArtistId: string;
+  newArtistId: string;
+}
+
 /**
- * Keeps backfill's target ledger truthful: where the ledger holds the digest of the session as it was
- * before this stamp (the tool's own write), it now holds the stamped one. Otherwise a later backfill
- * would take every stamped session for one the app changed and never bring it up to date again.
+ * --overwrite-conflicts: replaces the artist_id of sessions that still hold the value the classification
+ * saw, keeping the old value in the backup table, in the same statement. Returns the ids written.
  */
-export async function refreshSessionLedger(
+export async function overwriteConflicts(
+  client: pg.ClientBase,
+  overwrites: readonly Overwrite[],
+  backup: { table: string; runId: string },
+): Promise<Set<string>> {
+  if (overwrites.length === 0) return new Set();
+  const { rows } = await client.query<{ id: string }>(
+    `with input as (
+       select * from unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[]) as x(room_id, session_id, old_artist_id, new_artist_id)
+     ), updated as (
+       update public.sessions s set artist_id = x.new_artist_id
+         from input x
+        where s.id = x.session_id and s.artist_id = x.old_artist_id
+       returning s.id
+     ), kept as (
+       insert into ${backup.table} (run_id, session_id, room_id, old_artist_id, new_artist_id)
+       select $5::uuid, x.session_id, x.room_id, x.old_artist_id, x.new_artist_id
+         from input x join updated u on u.id = x.session_id
+     )
+     select id from updated`,
+    [
+      overwrites.map((o) => o.roomId),
+      overwrites.map((o) => o.sessionId),
+      overwrites.map((o) => o.oldArtistId),
+      overwrites.map((o) => o.newArtistId),
+      backup.runId,
+    ],
+  );
+  return new Set(rows.map((row) => row.id));
+}
+
+/** The ledger refresh for sessions an --overwrite-conflicts batch rewrote: their digest held the old value. */
+export async function refreshOverwrittenLedger(
   client: pg.ClientBase,
   stateSchema: string,
-  written: readonly { sessionId: string; oldArtistId: string | null }[],
+  written: readonly { sessionId: string; oldArtistId: string }[],
 ): Promise<void> {
   if (written.length === 0) return;
   await client.query(

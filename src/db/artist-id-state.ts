@@ -60,11 +60,6 @@ export async function canUseReplicaRole(pool: pg.Pool): Promise<boolean> {
   }
 }
 
-/** Turns triggers off for the rest of the transaction: set_updated_at (and the FK's checks) don't fire. */
-export async function useReplicaRoleLocally(client: pg.ClientBase): Promise<void> {
-  await client.query(`select set_config('session_replication_role', 'replica', true)`);
-}
-
 /**
  * SELECT … FOR KEY SHARE on accounts (the existence check that stands in for the skipped FK trigger)
  * needs an UPDATE privilege on some column of accounts, not just SELECT.
@@ -74,4 +69,23 @@ export async function canLockAccounts(pool: pg.Pool): Promise<boolean> {
     `select has_any_column_privilege(current_user, 'public.accounts', 'UPDATE') as allowed`,
   );
   return rows[0]?.allowed === true;
+}
+
+/**
+ * The settings of one stamp transaction, SET LOCAL in one round trip:
+ * - replica: session_replication_role = replica, so set_updated_at (and the FK's checks) don't fire and
+ *   users' chat lists keep their order;
+ * - enable_seqscan off: a batch probes a few hundred ids in sessions, rooms and the ledger; a full scan
+ *   per batch would make the run cost batches × table size (the statement is written for probes too);
+ * - jit off: the statement runs for milliseconds, and JIT-compiling it would take far longer;
+ * - synchronous_commit off: a batch's commit doesn't wait for its WAL flush. A server crash can lose
+ *   the last few batches' commits (never half of one); the stamp is idempotent, so a re-run redoes them.
+ */
+export async function configureStampTransaction(client: pg.ClientBase, options: { replica: boolean }): Promise<void> {
+  await client.query(
+    `select set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true),
+            set_config('synchronous_commit', 'off', true)${
+      options.replica ? `, set_config('session_replication_role', 'replica', true)` : ''
+    }`,
+  );
 }

@@ -1,0 +1,162 @@
+import pLimit from 'p-limit';
+import { countArtistRooms, planArtistRoomPages, type ArtistRoomPage } from '../db/artist-id-rooms.ts';
+import { artistIdBackupTable, ensureArtistIdBackupTable } from '../db/artist-id-state.ts';
+import { acquireLease, type HeldLease } from '../db/leases.ts';
+import { recordRunEnd, recordRunStart } from '../db/runs.ts';
+import type { RoomScope } from '../db/source-reads.ts';
+import { ensureStateSchema } from '../db/state-schema.ts';
+import { withTransientRetry } from '../db/transactions.ts';
+import { CONVERTER_VERSION } from '../migration/convert.ts';
+import { ReportWriter } from '../report/report-writer.ts';
+import type { ExitCode, RunSummary } from '../report/summary.ts';
+import { errorMessage, scrubSecrets } from '../runtime/errors.ts';
+import { createProgress } from '../runtime/progress.ts';
+import type { CommandContext } from './context.ts';
+import { stampPage, type StampBatchContext } from './stamp-artist-id-batch.ts';
+import { stampPreflight, type StampPreflight } from './stamp-artist-id-preflight.ts';
+import { ensureArtistIdSchema } from './stamp-artist-id-schema.ts';
+import { StampTally } from './stamp-artist-id-tally.ts';
+
+export interface StampArtistIdOptions {
+  scope: RoomScope;
+  batchSize: number;
+  concurrency: number;
+  dryRun: boolean;
+  skipSchema: boolean;
+  overwriteConflicts: boolean;
+  allowTouchUpdatedAt: boolean;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  /** lock_timeout of each DDL statement, and how many times the schema step is tried. */
+  ddlLockTimeoutMs: number;
+  ddlAttempts: number;
+}
+
+/** Ensures sessions.artist_id (column, FK, index), then fills it from rooms.artist_id in batches. */
+export async function stampArtistId(options: StampArtistIdOptions, context: CommandContext): Promise<RunSummary> {
+  const { pool, stateSchema, runId } = context;
+  const preflight = await stampPreflight(
+    pool,
+    {
+      dryRun: options.dryRun,
+      allowTouchUpdatedAt: options.allowTouchUpdatedAt,
+      lockTimeoutMs: options.ddlLockTimeoutMs,
+      statementTimeoutMs: options.statementTimeoutMs,
+      attempts: options.ddlAttempts,
+    },
+    context.logger,
+  );
+  let lease: HeldLease | null = null;
+  if (!options.dryRun) {
+    await ensureStateSchema(pool, stateSchema);
+    lease = await acquireLease(pool, stateSchema, { command: 'stamp-artist-id', runId });
+  }
+  try {
+    return await stampWithLease(options, context, preflight);
+  } finally {
+    await lease?.release();
+  }
+}
+
+async function stampWithLease(options: StampArtistIdOptions, context: CommandContext, preflight: StampPreflight): Promise<RunSummary> {
+  const { pool, logger, stateSchema, runId } = context;
+  const { preserveUpdatedAt } = preflight;
+  const schema = await ensureArtistIdSchema(
+    pool,
+    {
+      dryRun: options.dryRun,
+      skipSchema: options.skipSchema,
+      attempts: options.ddlAttempts,
+      lockTimeoutMs: options.ddlLockTimeoutMs,
+      statementTimeoutMs: options.statementTimeoutMs,
+    },
+    logger,
+  );
+  if (options.dryRun) {
+    for (const ddl of schema.ddl) logger.info({ ddl }, 'Dry run: would run DDL');
+  } else {
+    if (options.overwriteConflicts) await ensureArtistIdBackupTable(pool, stateSchema);
+    await recordRunStart(pool, stateSchema, {
+      runId,
+      command: 'stamp-artist-id',
+      scope: options.scope,
+      options: { batchSize: options.batchSize, overwriteConflicts: options.overwriteConflicts, ddl: schema.ddl },
+      converterVersion: CONVERTER_VERSION,
+    });
+  }
+
+  const report = await ReportWriter.open(context.reportDir);
+  const tally = new StampTally();
+  const progress = createProgress(options.dryRun ? 'stamp-artist-id (dry run)' : 'stamp-artist-id', context.progress);
+  const batchContext: StampBatchContext = {
+    pool,
+    stateSchema,
+    dryRun: options.dryRun,
+    preserveUpdatedAt,
+    statementTimeoutMs: options.statementTimeoutMs,
+    lockTimeoutMs: options.lockTimeoutMs,
+    mode: { write: !options.dryRun, columnExists: schema.columnExists, stateSchema },
+    overwrite: options.overwriteConflicts ? { table: artistIdBackupTable(stateSchema), runId } : null,
+  };
+  let runError: unknown = null;
+  try {
+    const total = await countArtistRooms(pool, options.scope);
+    logger.info({ rooms: total, dryRun: options.dryRun, preserveUpdatedAt }, 'Stamping artist_id');
+    progress.start(total);
+    const limit = pLimit(options.concurrency);
+    const inFlight = new Set<Promise<void>>();
+    const runBatch = async (page: ArtistRoomPage): Promise<void> => {
+      const started = Date.now();
+      const batch = { first: page.roomIds[0], last: page.roomIds[page.roomIds.length - 1] };
+      const results = await withTransientRetry(() => stampPage(batchContext, page), (error, attempt) =>
+        logger.warn({ batch, attempt, error: errorMessage(error) }, 'Transient error; retrying the batch'),
+      );
+      for (const result of results) {
+        tally.add(result);
+        await report.writeRoom(result);
+      }
+      progress.increment(results.length);
+      logger.debug({ batch, rooms: results.length, durationMs: Date.now() - started }, 'Batch done');
+    };
+    for await (const page of planArtistRoomPages(pool, options.scope, options.batchSize)) {
+      if (context.stopSignal.aborted) break;
+      const task = limit(() => runBatch(page));
+      inFlight.add(task);
+      task.finally(() => inFlight.delete(task)).catch(() => {});
+      // Plan only a little ahead of the workers, so memory stays flat on any database size.
+      if (inFlight.size >= options.concurrency * 2) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+  } catch (error) {
+    runError = error;
+  } finally {
+    progress.stop();
+  }
+
+  const complete = runError === null && !context.stopSignal.aborted;
+  const exitCode: ExitCode = complete ? 0 : 3;
+  const summary: RunSummary = {
+    command: 'stamp-artist-id',
+    runId,
+    dryRun: options.dryRun,
+    complete,
+    startedAt: context.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    exitCode,
+    rooms: tally.rooms,
+    artistId: tally.artistId,
+    reasons: tally.reasons,
+    ddl: schema.ddl,
+    lockRetries: preflight.lockRetries + schema.lockRetries,
+    updatedAtPreserved: preserveUpdatedAt,
+    reportDir: report.dir,
+    ...(runError !== null ? { error: scrubSecrets(errorMessage(runError), context.connection.secrets) } : {}),
+  };
+  await report.finish(summary);
+  if (!options.dryRun) {
+    await recordRunEnd(pool, stateSchema, runId, complete ? 'completed' : runError ? 'failed' : 'incomplete', summary).catch(
+      (error: unknown) => logger.warn({ error: errorMessage(error) }, 'Could not record the end of the run'),
+    );
+  }
+  return summary;
+}
