@@ -1,7 +1,33 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx's loader: no build step to remember after `npm ci`.
-import { register } from 'tsx/esm/api';
+// Runs the bundle that `npm ci` builds (scripts/build.mjs) when it is up to date with src/, else the
+// TypeScript sources through tsx's loader. Either way there is no build step to remember.
+import { readdirSync, statSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/cli/main.ts');
+const bundle = new URL('../dist/cli.mjs', import.meta.url);
+
+function newestSourceMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const url = new URL(entry.name + (entry.isDirectory() ? '/' : ''), dir);
+    newest = Math.max(newest, entry.isDirectory() ? newestSourceMtime(url) : statSync(url).mtimeMs);
+  }
+  return newest;
+}
+
+function bundleIsFresh() {
+  try {
+    return statSync(bundle).mtimeMs >= newestSourceMtime(new URL('../src/', import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+let main;
+if (bundleIsFresh()) {
+  ({ main } = await import(bundle.href));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/cli/main.ts'));
+}
 process.exitCode = await main(process.argv);

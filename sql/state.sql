@@ -81,4 +81,3 @@ create table if not exists __SCHEMA__.target_ledger (
   written_at timestamptz not null default now(),
   primary key (kind, id)
 );
-create index if not exists target_ledger_inserted_by_idx on __SCHEMA__.target_ledger (inserted_by);

