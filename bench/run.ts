@@ -123,6 +123,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     log(`Converter alone: ${options.converterMessages} messages…`);
     const converter = await benchConverter({ messages: options.converterMessages });
     rows.push(ratioRow('converter alone vs backfill (messages/s)', converter.messagesPerSecond, backfillRate, '≥ 5×', 5));
+    rows.push(ratioRow('converter + AI SDK validation vs backfill (messages/s)', converter.withValidationPerSecond, backfillRate, '', null));
     if (options.optionalBenches) {
       log('Optional benches: stamp-artist-id, fix-parts, snapshot…');
       await resetTarget(small.pool);
