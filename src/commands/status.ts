@@ -13,7 +13,7 @@ export interface RunStatus {
   startedAt: string;
   finishedAt: string | null;
   heartbeatAt: string;
-  /** Rooms the run has recorded in the ledger so far (backfill). */
+  /** Rooms in the run's finished batches (backfill). */
   roomsDone: number;
   roomsPerSecond: number | null;
   etaSeconds: number | null;
@@ -59,7 +59,8 @@ export async function status(context: CommandContext): Promise<RunSummary> {
     elapsed_s: number;
   }>(
     `select r.run_id, r.command, r.status, r.started_at, r.finished_at, r.heartbeat_at, r.summary,
-            (select count(*)::int from ${state}.room_ledger l where l.run_id = r.run_id) as rooms_done,
+            (select coalesce(sum(b.rooms), 0)::int from ${state}.batches b
+              where b.run_id = r.run_id and b.status = 'done') as rooms_done,
             extract(epoch from coalesce(r.finished_at, now()) - r.started_at)::float8 as elapsed_s
        from ${state}.runs r order by r.started_at desc limit $1`,
     [RECENT_RUNS],
