@@ -15,6 +15,7 @@ import {
   type ClaimedBatch,
 } from '../db/work-queue.ts';
 import { errorMessage } from '../runtime/errors.ts';
+import { relieveMemoryPressure } from '../runtime/memory.ts';
 
 // Adaptive batch sizes grow at most ×1.2 per batch and shrink at most ×0.5 (GitLab's rule), within these rooms.
 const ADAPT_MAX_GROWTH = 1.2;
@@ -126,6 +127,7 @@ export async function runBatches<R>(config: BatchRunnerConfig, handlers: BatchHa
       const duration = Date.now() - started;
       durationEstimate = durationEstimate === 0 ? duration : DURATION_EWMA_WEIGHT * duration + (1 - DURATION_EWMA_WEIGHT) * durationEstimate;
       await handlers.onResults(results);
+      relieveMemoryPressure();
       config.logger.debug({ batch: batch?.batchNo, range, rooms: results.length, size, durationMs: duration }, 'Batch done');
       if (config.targetBatchMs !== undefined && duration > 0) size = adaptSize(size, duration, config.targetBatchMs);
     }
