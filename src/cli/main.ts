@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { TOOL_VERSION } from '../db/runs.ts';
 import { EXIT_CODES_HELP } from '../report/summary.ts';
+import { errorMessage } from '../runtime/errors.ts';
 import { registerBackfill } from './commands/backfill.ts';
 import { registerDropLegacy } from './commands/drop-legacy.ts';
 import { registerRestore } from './commands/restore.ts';
@@ -20,7 +21,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('Move Recoupable chat history from rooms/memories to sessions/chats/chat_messages, and prove it.')
     .version(TOOL_VERSION)
     .showHelpAfterError()
-    .addHelpText('after', `\n${EXIT_CODES_HELP}\n\nStart with: recoup-migrate demo`);
+    .addHelpText('after', `\n${EXIT_CODES_HELP}\n\nStart with: recoup-migrate demo`)
+    // Before the commands are added: they inherit it, so a bad flag of a command throws here (exit 2)
+    // instead of commander exiting the process with its own code 1.
+    .exitOverride();
   for (const register of REGISTRATIONS) register(program, setExitCode);
   return program;
 }
@@ -30,12 +34,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram((code) => {
     exitCode = code;
   });
-  program.exitOverride();
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') return 0;
+    // Commander has written its message to stderr; --json still gets its one object on stdout.
+    if (argv.includes('--json')) {
+      const command = argv.slice(2).find((arg) => !arg.startsWith('-')) ?? null;
+      process.stdout.write(`${JSON.stringify({ command, exitCode: 2, error: errorMessage(error) })}\n`);
+    }
     return 2;
   }
   return exitCode;

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import type { RoomScope } from '../db/source-reads.ts';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -27,6 +28,25 @@ export function addWalkOptions(command: Command, roomFlag = '--room <uuid>'): Co
     .option(roomFlag, 'only this room (repeatable)', collect)
     .option('--since <time>', 'only rooms with any legacy change since this ISO time')
     .option('--limit <n>', 'at most this many rooms');
+}
+
+/** The parsed walk and timeout flags as the room-walking commands' options take them. */
+export function walkOptionsFrom(flags: {
+  room?: string[] | undefined;
+  since?: Date | undefined;
+  limit?: number | undefined;
+  batchSize: number;
+  concurrency: number;
+  statementTimeout: number;
+  lockTimeout: number;
+}): { scope: RoomScope; batchSize: number; concurrency: number; statementTimeoutMs: number; lockTimeoutMs: number } {
+  return {
+    scope: { rooms: flags.room, since: flags.since, limit: flags.limit },
+    batchSize: flags.batchSize,
+    concurrency: flags.concurrency,
+    statementTimeoutMs: flags.statementTimeout,
+    lockTimeoutMs: flags.lockTimeout,
+  };
 }
 
 export function addBudgetOptions(command: Command): Command {

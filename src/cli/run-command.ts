@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { CommandContext } from '../commands/context.ts';
 import { createPool, resolveConnection } from '../db/connection.ts';
 import { defaultReportDir } from '../report/report-writer.ts';
-import type { ExitCode, RunSummary } from '../report/summary.ts';
+import { summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { describeFlagErrors, type CommonFlags } from '../runtime/config.ts';
 import { errorMessage, PreconditionError, scrubSecrets } from '../runtime/errors.ts';
 import { createLogger } from '../runtime/logger.ts';
@@ -80,13 +80,7 @@ export async function runCommand<S extends z.ZodType<CommonFlags & { concurrency
 
 function failureSummary(command: string, runId: string, startedAt: Date, exitCode: ExitCode, error: string): RunSummary {
   return {
-    command,
-    runId,
-    dryRun: false,
-    complete: false,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    exitCode,
+    ...summaryHead(command, { runId, startedAt }, { dryRun: false, complete: false, exitCode }),
     reasons: {},
     reportDir: null,
     error,

@@ -17,7 +17,7 @@ import { inTransaction } from '../db/transactions.ts';
 import { ledgerEntriesFor, trackedWrite, writeTargetLedger, type TrackedOutcome } from '../db/tracked-write.ts';
 import { CONVERTER_VERSION, convertMemory } from '../migration/convert.ts';
 import { parseJson, stringifyJson } from '../migration/json.ts';
-import { mapRoom, type MappedRoom } from '../migration/map-room.ts';
+import { mapRoomRow, type MappedRoom } from '../migration/map-room.ts';
 import type { ReasonCode } from '../migration/reasons.ts';
 import { sessionIdForRoom } from '../migration/session-id.ts';
 import type { BackfillRoomResult, SkippedMemory } from '../report/room-result.ts';
@@ -119,15 +119,7 @@ function unchangedResult(row: SourceRoomRow): BackfillRoomResult {
 
 function classifyRoom(row: SourceRoomRow): RoomWork {
   const sessionId = sessionIdForRoom(row.id);
-  const mapping = mapRoom({
-    id: row.id,
-    accountId: row.account_id,
-    topic: row.topic,
-    updatedAt: new Date(row.updated_at),
-    artistId: row.artist_id,
-    accountExists: row.account_exists,
-    artistExists: row.artist_exists,
-  });
+  const mapping = mapRoomRow(row);
   const base = { roomId: row.id, sessionId, skipped: [], converted: 0 };
   if (!mapping.ok) {
     return {

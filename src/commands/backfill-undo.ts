@@ -6,7 +6,7 @@ import { stateSchemaExists } from '../db/state-schema.ts';
 import { inTransaction } from '../db/transactions.ts';
 import { countReason, type ReasonCounts } from '../migration/reasons.ts';
 import { ReportWriter } from '../report/report-writer.ts';
-import type { RunSummary } from '../report/summary.ts';
+import { summaryHead, type RunSummary } from '../report/summary.ts';
 import { PreconditionError } from '../runtime/errors.ts';
 import type { CommandContext } from './context.ts';
 
@@ -37,9 +37,9 @@ export async function undoBackfill(options: UndoOptions, context: CommandContext
     throw new PreconditionError(`Run ${options.runId} is not a backfill run in ${stateSchema}.runs; \`recoup-migrate status\` lists runs.`);
   }
   const lease = options.dryRun ? null : await acquireLease(pool, stateSchema, { command: 'backfill', runId: context.runId });
-  const report = await ReportWriter.open(context.reportDir);
-  const reasons: ReasonCounts = {};
   try {
+    const report = await ReportWriter.open(context.reportDir);
+    const reasons: ReasonCounts = {};
     const outcome = await inTransaction(
       pool,
       { isolation: 'read committed', statementTimeoutMs: 10 * 60_000, lockTimeoutMs: 10_000, rollback: options.dryRun },
@@ -85,13 +85,7 @@ export async function undoBackfill(options: UndoOptions, context: CommandContext
     for (const roomId of outcome.rooms) await report.writeRoom({ roomId, status: 'undone', reasons: [] });
     const notRemoved = outcome.remaining.reduce((sum, r) => sum + r.count, 0);
     const summary: RunSummary = {
-      command: 'backfill',
-      runId: context.runId,
-      dryRun: options.dryRun,
-      complete: true,
-      startedAt: context.startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      exitCode: 0,
+      ...summaryHead('backfill', context, { dryRun: options.dryRun, complete: true, exitCode: 0 }),
       undoneRunId: options.runId,
       removed: { sessions: outcome.sessions.length, chats: outcome.chats.length, messages: outcome.messages.length },
       // Rows the run inserted that stay: changed in the app since, or in a chat the app has written to.

@@ -1,16 +1,16 @@
 import { acquireLease, type HeldLease } from '../db/leases.ts';
 import { inspectDatabase } from '../db/preflight.ts';
-import { recordRunEnd } from '../db/runs.ts';
+import { recordRunEndOrWarn } from '../db/runs.ts';
 import { quoteIdent } from '../db/sql-files.ts';
 import { countRoomsInScope, type RoomScope } from '../db/source-reads.ts';
+import type { DatabaseShape } from '../db/preflight.ts';
 import { ensureStateSchema, stateSchemaExists } from '../db/state-schema.ts';
 import type { ThrottleLimits } from '../db/throttle.ts';
 import { finishedBatchStats, joinOrStartRun } from '../db/work-queue.ts';
 import { CONVERTER_VERSION } from '../migration/convert.ts';
 import { ReportWriter } from '../report/report-writer.ts';
 import type { BackfillRoomResult } from '../report/room-result.ts';
-import type { ExitCode, RunSummary } from '../report/summary.ts';
-import { errorMessage, scrubSecrets } from '../runtime/errors.ts';
+import { errorField, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { createProgress } from '../runtime/progress.ts';
 import { backfillRange, type BackfillBatchContext } from './backfill-batch.ts';
 import { isolateFailingRooms } from './backfill-isolate.ts';
@@ -75,7 +75,28 @@ export async function backfill(options: BackfillOptions, context: CommandContext
     runId = lease.runId;
     if (joined) logger.info({ runId }, 'Joining the backfill run already in progress with the same scope');
   }
+  let summary: RunSummary;
+  try {
+    summary = await walkAndReport(options, context, { runId, joined, createStateSchemaInTransaction, shape });
+  } finally {
+    await lease?.release();
+  }
+  // Only once this worker's lease is gone can it tell whether any live worker still holds the run.
+  if (!options.dryRun && !summary.complete && summary.error === undefined) await markIncompleteIfAbandoned(context, runId);
+  return summary;
+}
 
+interface RunChoice {
+  runId: string;
+  /** This process joined a run already in progress with the same scope. */
+  joined: boolean;
+  createStateSchemaInTransaction: boolean;
+  shape: DatabaseShape;
+}
+
+async function walkAndReport(options: BackfillOptions, context: CommandContext, run: RunChoice): Promise<RunSummary> {
+  const { pool, logger, stateSchema } = context;
+  const { runId, joined, createStateSchemaInTransaction, shape } = run;
   // Two workers of one run on one machine must not share a report folder.
   const reportDir = joined && context.reportDir.endsWith(context.runId) ? `${context.reportDir.slice(0, -context.runId.length)}${runId}-${process.pid}` : context.reportDir;
   const report = await ReportWriter.open(reportDir);
@@ -151,13 +172,7 @@ export async function backfill(options: BackfillOptions, context: CommandContext
   let exitCode: ExitCode = problems.length > 0 ? 1 : 0;
   if (runError !== null || stopReason === 'signal') exitCode = 3;
   const summary: RunSummary = {
-    command: 'backfill',
-    runId,
-    dryRun: options.dryRun,
-    complete,
-    startedAt: context.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    exitCode,
+    ...summaryHead('backfill', { runId, startedAt: context.startedAt }, { dryRun: options.dryRun, complete, exitCode }),
     rooms: tally.stats.rooms,
     messages: tally.stats.messages,
     reasons: tally.stats.reasons,
@@ -166,15 +181,11 @@ export async function backfill(options: BackfillOptions, context: CommandContext
     ...(runTotals ? { runTotals: { rooms: runTotals.rooms, messages: runTotals.messages, reasons: runTotals.reasons } } : {}),
     ...(stopReason && stopReason !== 'done' ? { stoppedBy: stopReason } : {}),
     ...(problems.length > 0 ? { problems } : {}),
-    ...(runError !== null ? { error: scrubSecrets(errorMessage(runError), context.connection.secrets) } : {}),
+    ...errorField(runError, context.connection.secrets),
   };
   await report.finish(summary);
   if (!options.dryRun && (complete || runError !== null)) {
-    await recordRunEnd(pool, stateSchema, runId, complete ? 'completed' : 'failed', summary).catch((error: unknown) =>
-      logger.warn({ error: errorMessage(error) }, 'Could not record the end of the run'),
-    );
+    await recordRunEndOrWarn(pool, stateSchema, runId, complete ? 'completed' : 'failed', summary, logger);
   }
-  await lease?.release();
-  if (!options.dryRun && !complete && runError === null) await markIncompleteIfAbandoned(context, runId);
   return summary;
 }

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type pg from 'pg';
 import { createPool, resolveConnection, type ResolvedConnection } from '../db/connection.ts';
 import type { EmbeddedDatabase } from '../db/embedded.ts';
-import type { ExitCode, RunSummary } from '../report/summary.ts';
+import { summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { backfillFlags } from '../runtime/config.ts';
 import { errorMessage } from '../runtime/errors.ts';
 import { createLogger, type Logger, type LogLevel } from '../runtime/logger.ts';
@@ -82,13 +82,11 @@ export async function demo(
   }
   const exitCode = error !== undefined ? 3 : worstExitCode(Object.values(steps).map((s) => s.exitCode));
   const summary: RunSummary = {
-    command: 'demo',
-    runId,
-    dryRun: false,
-    complete: error === undefined && steps.reconcile !== undefined && Object.values(steps).every((s) => s.complete),
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    exitCode,
+    ...summaryHead('demo', { runId, startedAt }, {
+      dryRun: false,
+      complete: error === undefined && steps.reconcile !== undefined && Object.values(steps).every((s) => s.complete),
+      exitCode,
+    }),
     reasons: {},
     reportDir: steps.backfill ? reportDir : null,
     ...(error !== undefined ? { error } : {}),

@@ -32,3 +32,8 @@ export function renderGate(gate: GateResult): string {
   if (gate.fix) lines.push(`         fix: ${gate.fix}`);
   return lines.join('\n');
 }
+
+/** The summary's `problems`: one line per refused gate, with its fix. */
+export function gateProblems(gates: readonly GateResult[]): string[] {
+  return gates.filter((g) => g.ok === false).map((g) => `gate ${g.name} failed: ${g.detail} — fix: ${g.fix ?? ''}`);
+}

@@ -1,14 +1,12 @@
-import { acquireLease } from '../db/leases.ts';
 import { scanDependents } from '../db/dependents.ts';
-import { ensureStateSchema } from '../db/state-schema.ts';
 import { quoteIdent } from '../db/sql-files.ts';
 import { inTransaction, withTransientRetry } from '../db/transactions.ts';
 import { ReportWriter } from '../report/report-writer.ts';
-import type { RunSummary } from '../report/summary.ts';
+import { summaryHead, type RunSummary } from '../report/summary.ts';
 import { PreconditionError } from '../runtime/errors.ts';
-import type { CommandContext } from './context.ts';
+import { withCommandLease, type CommandContext } from './context.ts';
 import { describeFks, dropForeignKeys } from './drop-legacy-drop.ts';
-import { failed, passed, renderGate, type GateResult } from './drop-legacy-gates.ts';
+import { failed, gateProblems, passed, renderGate, type GateResult } from './drop-legacy-gates.ts';
 
 export interface PurgeOptions {
   schema: string;
@@ -49,38 +47,28 @@ export async function purgeQuarantine(options: PurgeOptions, context: CommandCon
       ? passed('confirmed', `--confirm matches the connected database ${database}`)
       : failed('confirmed', `${options.confirm === undefined ? 'no --confirm given' : `--confirm ${options.confirm} does not match`}; the connected database is ${database}`, `add --confirm ${database}`));
   if (go) {
-    await ensureStateSchema(pool, context.stateSchema);
-    const lease = await acquireLease(pool, context.stateSchema, { command: 'drop-legacy', runId: context.runId });
-    try {
-      await withTransientRetry(() =>
+    await withCommandLease(context, 'drop-legacy', false, () =>
+      withTransientRetry(() =>
         inTransaction(pool, { isolation: 'read committed', statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs }, async (client) => {
           await dropForeignKeys(client, scan.keptForeignKeys);
           for (const table of scan.dropOrder) await client.query(`drop table ${table.printed}`);
           const { rows: left } = await client.query<{ n: string }>(`select count(*)::text as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1`, [options.schema]);
           if (left[0]?.n === '0') await client.query(`drop schema ${quoteIdent(options.schema)}`);
         }),
-      );
-    } finally {
-      await lease.release();
-    }
+      ),
+    );
     record(passed('dropped', `dropped ${scan.dropOrder.map((t) => t.printed).join(', ')}${describeFks(scan.keptForeignKeys)}`));
   }
   const report = await ReportWriter.open(context.reportDir);
   const refused = gates.some((g) => g.ok === false);
   const summary: RunSummary = {
-    command: 'drop-legacy',
-    runId: context.runId,
-    dryRun: false,
-    complete: true,
-    startedAt: context.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    exitCode: refused ? 1 : 0,
+    ...summaryHead('drop-legacy', context, { dryRun: false, complete: true, exitCode: refused ? 1 : 0 }),
     reasons: {},
     reportDir: report.dir,
     purge: options.schema,
     gates,
     dropped: !refused,
-    ...(refused ? { problems: gates.filter((g) => g.ok === false).map((g) => `gate ${g.name} failed: ${g.detail} — fix: ${g.fix ?? ''}`) } : {}),
+    ...(refused ? { problems: gateProblems(gates) } : {}),
   };
   await report.finish(summary);
   return summary;

@@ -1,14 +1,11 @@
 import { resolve } from 'node:path';
-import { acquireLease, type HeldLease } from '../db/leases.ts';
 import { inspectDatabase } from '../db/preflight.ts';
-import { recordRunEnd, recordRunStart } from '../db/runs.ts';
-import { ensureStateSchema } from '../db/state-schema.ts';
+import { recordRunEndOrWarn, recordRunStart } from '../db/runs.ts';
 import { CONVERTER_VERSION } from '../migration/convert.ts';
 import { ReportWriter } from '../report/report-writer.ts';
-import type { RunSummary } from '../report/summary.ts';
-import { errorMessage } from '../runtime/errors.ts';
-import type { CommandContext } from './context.ts';
-import { GATE_NAMES, notRun, type GateResult } from './drop-legacy-gates.ts';
+import { summaryHead, type RunSummary } from '../report/summary.ts';
+import { withCommandLease, type CommandContext } from './context.ts';
+import { GATE_NAMES, gateProblems, notRun, type GateResult } from './drop-legacy-gates.ts';
 import { buildPlan, renderPlan } from './drop-legacy-plan.ts';
 import { runGates, type GateRun } from './drop-legacy-run.ts';
 
@@ -43,12 +40,7 @@ export async function dropLegacy(options: DropLegacyOptions, context: CommandCon
   const { plan, scan } = await buildPlan(pool, options);
   process.stderr.write(renderPlan(plan));
   const snapshotDir = resolve(options.snapshotDir);
-  let lease: HeldLease | null = null;
-  if (!options.dryRun) {
-    await ensureStateSchema(pool, context.stateSchema);
-    lease = await acquireLease(pool, context.stateSchema, { command: 'drop-legacy', runId: context.runId });
-  }
-  try {
+  return withCommandLease(context, 'drop-legacy', options.dryRun, async () => {
     if (!options.dryRun) {
       await recordRunStart(pool, context.stateSchema, {
         runId: context.runId,
@@ -64,31 +56,21 @@ export async function dropLegacy(options: DropLegacyOptions, context: CommandCon
     const refused = gates.some((g) => g.ok === false);
     const dropped = gates.some((g) => g.name === 'dropped' && g.ok === true);
     const summary: RunSummary = {
-      command: 'drop-legacy',
-      runId: context.runId,
-      dryRun: options.dryRun,
-      complete: true,
-      startedAt: context.startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      exitCode: refused ? 1 : 0,
+      ...summaryHead('drop-legacy', context, { dryRun: options.dryRun, complete: true, exitCode: refused ? 1 : 0 }),
       reasons: {},
       reportDir: report.dir,
       gates,
       plan,
       snapshotDir: run.manifest ? snapshotDir : null,
       dropped,
-      ...(refused ? { problems: gates.filter((g) => g.ok === false).map((g) => `gate ${g.name} failed: ${g.detail} — fix: ${g.fix ?? ''}`) } : {}),
+      ...(refused ? { problems: gateProblems(gates) } : {}),
     };
     await report.finish(summary);
     if (!options.dryRun) {
-      await recordRunEnd(pool, context.stateSchema, context.runId, dropped ? 'completed' : 'failed', summary).catch((error: unknown) =>
-        logger.warn({ error: errorMessage(error) }, 'Could not record the end of the run'),
-      );
+      await recordRunEndOrWarn(pool, context.stateSchema, context.runId, dropped ? 'completed' : 'failed', summary, logger);
     }
     return summary;
-  } finally {
-    await lease?.release();
-  }
+  });
 }
 
 /** Every gate appears in the summary: the ones after a failure (or past a dry run) as not run. */

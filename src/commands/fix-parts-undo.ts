@@ -7,7 +7,7 @@ import { stateSchemaExists } from '../db/state-schema.ts';
 import { inTransaction, withTransientRetry } from '../db/transactions.ts';
 import { countReason, type ReasonCounts } from '../migration/reasons.ts';
 import { ReportWriter } from '../report/report-writer.ts';
-import type { RunSummary } from '../report/summary.ts';
+import { summaryHead, type RunSummary } from '../report/summary.ts';
 import { PreconditionError } from '../runtime/errors.ts';
 import { createProgress } from '../runtime/progress.ts';
 import type { CommandContext } from './context.ts';
@@ -99,13 +99,7 @@ export async function undoFixParts(options: FixPartsUndoOptions, context: Comman
       await pool.query(`update ${quoteIdent(stateSchema)}.runs set status = 'undone' where run_id = $1`, [options.runId]);
     }
     const summary: RunSummary = {
-      command: 'fix-parts',
-      runId: context.runId,
-      dryRun: options.dryRun,
-      complete: true,
-      startedAt: context.startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      exitCode: 0,
+      ...summaryHead('fix-parts', context, { dryRun: options.dryRun, complete: true, exitCode: 0 }),
       undoneRunId: options.runId,
       restored: counts,
       reasons,

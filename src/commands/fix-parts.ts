@@ -1,19 +1,18 @@
-import pLimit from 'p-limit';
 import { countMessagesInScope, planMessageRanges, resolveMessageScope, type MessageRange, type MessageScope, type StoredMessageRow } from '../db/fix-parts-reads.ts';
 import { ensurePartsBackupTable, partsBackupExists } from '../db/fix-parts-state.ts';
-import { acquireLease, type HeldLease } from '../db/leases.ts';
 import { inspectDatabase } from '../db/preflight.ts';
-import { recordRunEnd, recordRunStart } from '../db/runs.ts';
-import { ensureStateSchema, stateSchemaExists } from '../db/state-schema.ts';
+import { recordRunEndOrWarn, recordRunStart } from '../db/runs.ts';
+import { stateSchemaExists } from '../db/state-schema.ts';
 import { withTransientRetry } from '../db/transactions.ts';
 import { CONVERTER_VERSION } from '../migration/convert.ts';
 import { ReportWriter } from '../report/report-writer.ts';
-import type { ExitCode, RunSummary } from '../report/summary.ts';
-import { errorMessage, scrubSecrets } from '../runtime/errors.ts';
+import { errorField, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
+import { errorMessage } from '../runtime/errors.ts';
 import { createProgress } from '../runtime/progress.ts';
-import type { CommandContext } from './context.ts';
+import { withCommandLease, type CommandContext } from './context.ts';
 import { fixPartsRange, type FixPartsBatchContext } from './fix-parts-batch.ts';
 import { FixPartsTally } from './fix-parts-report.ts';
+import { walkBatches } from './walk-batches.ts';
 
 export interface FixPartsOptions {
   scope: MessageScope;
@@ -33,27 +32,16 @@ export interface FixPartsOptions {
  * left byte-identical. Every changed row's old value is backed up first (`--undo <runId>` restores it).
  */
 export async function fixParts(options: FixPartsOptions, context: CommandContext): Promise<RunSummary> {
-  const { pool, stateSchema, runId } = context;
+  const { pool, stateSchema } = context;
   await inspectDatabase(pool, { target: true });
-  let stateSchemaMissing = false;
-  let lease: HeldLease | null = null;
-  if (options.dryRun) {
-    stateSchemaMissing = !(await stateSchemaExists(pool, stateSchema));
-  } else {
-    await ensureStateSchema(pool, stateSchema);
-    await ensurePartsBackupTable(pool, stateSchema);
-    lease = await acquireLease(pool, stateSchema, { command: 'fix-parts', runId });
-  }
-  try {
-    return await walkAndReport(options, context, stateSchemaMissing);
-  } finally {
-    await lease?.release();
-  }
+  const stateSchemaMissing = options.dryRun && !(await stateSchemaExists(pool, stateSchema));
+  return withCommandLease(context, 'fix-parts', options.dryRun, () => walkAndReport(options, context, stateSchemaMissing));
 }
 
 async function walkAndReport(options: FixPartsOptions, context: CommandContext, stateSchemaMissing: boolean): Promise<RunSummary> {
   const { pool, logger, stateSchema, runId } = context;
   if (!options.dryRun) {
+    await ensurePartsBackupTable(pool, stateSchema);
     await recordRunStart(pool, stateSchema, {
       runId,
       command: 'fix-parts',
@@ -86,9 +74,7 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
     const total = await countMessagesInScope(pool, scope);
     logger.info({ messages: total, database: context.connection.display, dryRun: options.dryRun }, 'fix-parts starting');
     progress.start(total);
-    const limit = pLimit(options.concurrency);
-    const inFlight = new Set<Promise<void>>();
-    const runBatch = async (range: MessageRange): Promise<void> => {
+    await walkBatches(planMessageRanges(pool, scope, options.batchSize), { concurrency: options.concurrency, stopSignal: context.stopSignal }, async (range: MessageRange) => {
       const started = Date.now();
       const result = await withTransientRetry(() => fixPartsRange(batchContext, range), (error, attempt) =>
         logger.warn({ batch: range, attempt, error: errorMessage(error) }, 'Transient error; retrying the batch'),
@@ -97,20 +83,9 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
       tally.converted += result.conversions;
       progress.increment(result.rows);
       logger.debug({ batch: range, messages: result.rows, durationMs: Date.now() - started }, 'Batch done');
-    };
-    for await (const range of planMessageRanges(pool, scope, options.batchSize)) {
-      if (context.stopSignal.aborted || runError !== null) break;
-      const task = limit(() => runBatch(range)).catch((error: unknown) => {
-        runError ??= error;
-      });
-      inFlight.add(task);
-      void task.finally(() => inFlight.delete(task));
-      // Plan only a little ahead of the workers, so memory stays flat on any database size.
-      if (inFlight.size >= options.concurrency * 2) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
+    });
   } catch (error) {
-    runError ??= error;
+    runError = error;
   } finally {
     progress.stop();
   }
@@ -123,28 +98,19 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
   let exitCode: ExitCode = problems.length > 0 ? 1 : 0;
   if (!complete) exitCode = 3;
   const summary: RunSummary = {
-    command: 'fix-parts',
-    runId,
-    dryRun: options.dryRun,
-    complete,
-    startedAt: context.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    exitCode,
+    ...summaryHead('fix-parts', context, { dryRun: options.dryRun, complete, exitCode }),
     messages: tally.messageCounters(),
     classes: tally.classes,
     chats: tally.chatCounts(),
     reasons: tally.reasons,
     reportDir: report.dir,
     ...(problems.length > 0 ? { problems } : {}),
-    ...(runError !== null ? { error: scrubSecrets(errorMessage(runError), context.connection.secrets) } : {}),
+    ...errorField(runError, context.connection.secrets),
   };
   await report.finish(summary);
   logger.info({ classes: tally.classes, dryRun: options.dryRun }, 'fix-parts done');
   if (!options.dryRun) {
-    const status = complete ? 'completed' : runError !== null ? 'failed' : 'incomplete';
-    await recordRunEnd(pool, stateSchema, runId, status, summary).catch((error: unknown) =>
-      logger.warn({ error: errorMessage(error) }, 'Could not record the end of the run'),
-    );
+    await recordRunEndOrWarn(pool, stateSchema, runId, complete ? 'completed' : runError !== null ? 'failed' : 'incomplete', summary, logger);
   }
   return summary;
 }

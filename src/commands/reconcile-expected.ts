@@ -4,7 +4,7 @@ import type { ReconcileRoomRow } from '../db/reconcile-reads.ts';
 import type { MemoryRow } from '../db/source-reads.ts';
 import { convertMemory } from '../migration/convert.ts';
 import { parseJson } from '../migration/json.ts';
-import { mapRoom, type RoomMapping } from '../migration/map-room.ts';
+import { mapRoomRow, type RoomMapping } from '../migration/map-room.ts';
 import { sessionIdForRoom } from '../migration/session-id.ts';
 import type { SkippedMemory } from '../report/room-result.ts';
 
@@ -19,15 +19,7 @@ export interface RoomExpectation {
 }
 
 export function expectRoom(row: ReconcileRoomRow): RoomExpectation {
-  const mapping = mapRoom({
-    id: row.id,
-    accountId: row.account_id,
-    topic: row.topic,
-    updatedAt: new Date(row.updated_at),
-    artistId: row.artist_id,
-    accountExists: row.account_exists,
-    artistExists: row.artist_exists,
-  });
+  const mapping = mapRoomRow(row);
   return { row, sessionId: sessionIdForRoom(row.id), mapping };
 }
 

@@ -1,17 +1,17 @@
-import pLimit from 'p-limit';
 import { inspectDatabase } from '../db/preflight.ts';
 import { countRoomsInScope, planRoomRanges, type RoomRange, type RoomScope } from '../db/source-reads.ts';
 import { stateSchemaExists } from '../db/state-schema.ts';
 import { withTransientRetry } from '../db/transactions.ts';
 import { Baseline, type BaselineCounts } from '../report/baseline.ts';
 import { ReportWriter } from '../report/report-writer.ts';
-import type { ExitCode, MessageCounters, RoomCounters, RunSummary } from '../report/summary.ts';
-import { errorMessage, scrubSecrets } from '../runtime/errors.ts';
+import { errorField, summaryHead, type ExitCode, type MessageCounters, type RoomCounters, type RunSummary } from '../report/summary.ts';
+import { errorMessage } from '../runtime/errors.ts';
 import { createProgress } from '../runtime/progress.ts';
 import type { CommandContext } from './context.ts';
 import { reconcileRange, type ReconcileBatchContext } from './reconcile-batch.ts';
 import type { RoomVerdict } from './reconcile-line.ts';
 import { ReconcileTally } from './reconcile-tally.ts';
+import { walkBatches } from './walk-batches.ts';
 
 export interface ReconcileOptions {
   scope: RoomScope;
@@ -67,24 +67,13 @@ export async function reconcile(options: ReconcileOptions, context: CommandConte
     const total = await countRoomsInScope(pool, options.scope);
     logger.info({ rooms: total, database: context.connection.display, ledger: ledgerSchema !== null, sample: options.sample }, 'Reconcile starting');
     progress.start(total);
-    const limit = pLimit(options.concurrency);
-    const inFlight = new Set<Promise<void>>();
-    const runBatch = async (range: RoomRange): Promise<void> => {
+    await walkBatches(planRoomRanges(pool, options.scope, options.batchSize), { concurrency: options.concurrency, stopSignal: context.stopSignal }, async (range: RoomRange) => {
       const outcome = await withTransientRetry(() => reconcileRange(batchContext, range), (error, attempt) =>
         logger.warn({ batch: range, attempt, error: errorMessage(error) }, 'Transient error; retrying the batch'),
       );
       for (const verdict of outcome.verdicts) await record(verdict);
       progress.increment(outcome.walked);
-    };
-    for await (const range of planRoomRanges(pool, options.scope, options.batchSize)) {
-      if (context.stopSignal.aborted) break;
-      const task = limit(() => runBatch(range));
-      inFlight.add(task);
-      task.finally(() => inFlight.delete(task)).catch(() => {});
-      // Plan only a little ahead of the workers, so memory stays flat on any database size.
-      if (inFlight.size >= options.concurrency * 2) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
+    });
   } catch (error) {
     runError = error;
   } finally {
@@ -97,13 +86,7 @@ export async function reconcile(options: ReconcileOptions, context: CommandConte
   let exitCode: ExitCode = failing > 0 ? 1 : 0;
   if (!complete) exitCode = 3;
   const summary: RunSummary = {
-    command: 'reconcile',
-    runId: context.runId,
-    dryRun: false,
-    complete,
-    startedAt: context.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    exitCode,
+    ...summaryHead('reconcile', context, { dryRun: false, complete, exitCode }),
     // Counters that do not apply to reconcile (migrated, written, ...) are absent, as the contract allows.
     rooms: tally.rooms as unknown as RoomCounters,
     messages: tally.messages as unknown as MessageCounters,
@@ -114,7 +97,7 @@ export async function reconcile(options: ReconcileOptions, context: CommandConte
     ...(options.sample !== undefined ? { sample: options.sample } : {}),
     ...(baseline && baselineCounts ? { baseline: { path: baseline.path, ...baselineCounts } } : {}),
     ...(failing > 0 ? { problems: [describeDrift(tally, baselineCounts)] } : {}),
-    ...(runError !== null ? { error: scrubSecrets(errorMessage(runError), context.connection.secrets) } : {}),
+    ...errorField(runError, context.connection.secrets),
   };
   await report.finish(summary);
   return summary;

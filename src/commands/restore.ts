@@ -1,14 +1,11 @@
 import { resolve } from 'node:path';
-import { acquireLease, type HeldLease } from '../db/leases.ts';
-import { recordRunEnd, recordRunStart } from '../db/runs.ts';
+import { recordRunEndOrWarn, recordRunStart } from '../db/runs.ts';
 import { checkSnapshotFiles, readManifest } from '../db/snapshot-manifest.ts';
 import { restoreSnapshot } from '../db/snapshot-restore.ts';
-import { ensureStateSchema } from '../db/state-schema.ts';
 import { CONVERTER_VERSION } from '../migration/convert.ts';
 import { ReportWriter } from '../report/report-writer.ts';
-import type { RunSummary } from '../report/summary.ts';
-import { errorMessage } from '../runtime/errors.ts';
-import type { CommandContext } from './context.ts';
+import { summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
+import { withCommandLease, type CommandContext } from './context.ts';
 
 export interface RestoreOptions {
   snapshotDir: string;
@@ -26,12 +23,8 @@ export async function restore(options: RestoreOptions, context: CommandContext):
   const dir = resolve(options.snapshotDir);
   const manifest = await readManifest(dir);
   const report = await ReportWriter.open(context.reportDir);
+  const head = (exitCode: ExitCode) => summaryHead('restore', context, { dryRun: options.dryRun, complete: true, exitCode });
   const base = {
-    command: 'restore',
-    runId: context.runId,
-    dryRun: options.dryRun,
-    complete: true,
-    startedAt: context.startedAt.toISOString(),
     reasons: {},
     reportDir: report.dir,
     snapshotDir: dir,
@@ -41,9 +34,8 @@ export async function restore(options: RestoreOptions, context: CommandContext):
   const damaged = fileChecks.filter((c) => !c.ok);
   if (damaged.length > 0) {
     const summary: RunSummary = {
+      ...head(1),
       ...base,
-      finishedAt: new Date().toISOString(),
-      exitCode: 1,
       restored: false,
       checks: fileChecks,
       problems: damaged.map((c) => `${c.subject} does not match the manifest (${c.detail}); nothing was restored. Use an intact copy of the snapshot directory.`),
@@ -52,26 +44,22 @@ export async function restore(options: RestoreOptions, context: CommandContext):
     return summary;
   }
 
-  let lease: HeldLease | null = null;
-  if (!options.dryRun) {
-    await ensureStateSchema(pool, context.stateSchema);
-    lease = await acquireLease(pool, context.stateSchema, { command: 'restore', runId: context.runId });
-    await recordRunStart(pool, context.stateSchema, {
-      runId: context.runId,
-      command: 'restore',
-      scope: { tables: manifest.tables.map((t) => t.printed) },
-      options: { snapshotDir: dir, intoSchema: options.intoSchema ?? null },
-      converterVersion: CONVERTER_VERSION,
-    });
-  }
-  try {
+  return withCommandLease(context, 'restore', options.dryRun, async () => {
+    if (!options.dryRun) {
+      await recordRunStart(pool, context.stateSchema, {
+        runId: context.runId,
+        command: 'restore',
+        scope: { tables: manifest.tables.map((t) => t.printed) },
+        options: { snapshotDir: dir, intoSchema: options.intoSchema ?? null },
+        converterVersion: CONVERTER_VERSION,
+      });
+    }
     const outcome = await restoreSnapshot(pool, dir, manifest, { intoSchema: options.intoSchema ?? null, dryRun: options.dryRun, statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs });
     const mismatched = outcome.checks.filter((c) => !c.ok);
     for (const warning of outcome.warnings) logger.warn(warning);
     const summary: RunSummary = {
+      ...head(mismatched.length > 0 ? 1 : 0),
       ...base,
-      finishedAt: new Date().toISOString(),
-      exitCode: mismatched.length > 0 ? 1 : 0,
       restored: outcome.restored,
       tables: outcome.tables,
       checks: [...fileChecks, ...outcome.checks],
@@ -80,12 +68,8 @@ export async function restore(options: RestoreOptions, context: CommandContext):
     };
     await report.finish(summary);
     if (!options.dryRun) {
-      await recordRunEnd(pool, context.stateSchema, context.runId, outcome.restored ? 'completed' : 'failed', summary).catch((error: unknown) =>
-        logger.warn({ error: errorMessage(error) }, 'Could not record the end of the run'),
-      );
+      await recordRunEndOrWarn(pool, context.stateSchema, context.runId, outcome.restored ? 'completed' : 'failed', summary, logger);
     }
     return summary;
-  } finally {
-    await lease?.release();
-  }
+  });
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { readSqlFile } from '../db/sql-files.ts';
 import { inTransaction } from '../db/transactions.ts';
-import type { RunSummary } from '../report/summary.ts';
+import { summaryHead, type RunSummary } from '../report/summary.ts';
 import { PreconditionError } from '../runtime/errors.ts';
 import type { CommandContext } from './context.ts';
 
@@ -59,13 +59,7 @@ export async function schema(options: SchemaOptions, context: CommandContext): P
   const applied = await applySchema(context.pool, options);
   context.logger.info({ applied, database: context.connection.display }, 'Schema created');
   return {
-    command: 'schema',
-    runId: context.runId,
-    dryRun: false,
-    complete: true,
-    startedAt: context.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    exitCode: 0,
+    ...summaryHead('schema', context, { dryRun: false, complete: true, exitCode: 0 }),
     reasons: {},
     reportDir: null,
     applied,

@@ -1,4 +1,4 @@
-import type { RunSummary } from '../report/summary.ts';
+import { summaryHead, type RunSummary } from '../report/summary.ts';
 import { createProgress } from '../runtime/progress.ts';
 import type { CommandContext } from './context.ts';
 import { seedDatabase, type SeedOptions } from './seed-database.ts';
@@ -13,13 +13,7 @@ export async function seed(options: SeedOptions, context: CommandContext): Promi
     progress: createProgress('seed', context.progress),
   });
   return {
-    command: 'seed',
-    runId: context.runId,
-    dryRun: false,
-    complete: true,
-    startedAt: context.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    exitCode: 0,
+    ...summaryHead('seed', context, { dryRun: false, complete: true, exitCode: 0 }),
     reasons: {},
     reportDir: null,
     seed: options.seed,

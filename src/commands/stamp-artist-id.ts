@@ -1,21 +1,19 @@
-import pLimit from 'p-limit';
 import { countArtistRooms, planArtistRoomPages, type ArtistRoomPage } from '../db/artist-id-rooms.ts';
 import { artistIdBackupTable, ensureArtistIdBackupTable } from '../db/artist-id-state.ts';
-import { acquireLease, type HeldLease } from '../db/leases.ts';
-import { recordRunEnd, recordRunStart } from '../db/runs.ts';
+import { recordRunEndOrWarn, recordRunStart } from '../db/runs.ts';
 import type { RoomScope } from '../db/source-reads.ts';
-import { ensureStateSchema } from '../db/state-schema.ts';
 import { withTransientRetry } from '../db/transactions.ts';
 import { CONVERTER_VERSION } from '../migration/convert.ts';
 import { ReportWriter } from '../report/report-writer.ts';
-import type { ExitCode, RunSummary } from '../report/summary.ts';
-import { errorMessage, scrubSecrets } from '../runtime/errors.ts';
+import { errorField, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
+import { errorMessage } from '../runtime/errors.ts';
 import { createProgress } from '../runtime/progress.ts';
-import type { CommandContext } from './context.ts';
+import { withCommandLease, type CommandContext } from './context.ts';
 import { stampPage, type StampBatchContext } from './stamp-artist-id-batch.ts';
 import { stampPreflight, type StampPreflight } from './stamp-artist-id-preflight.ts';
 import { ensureArtistIdSchema } from './stamp-artist-id-schema.ts';
 import { StampTally } from './stamp-artist-id-tally.ts';
+import { walkBatches } from './walk-batches.ts';
 
 export interface StampArtistIdOptions {
   scope: RoomScope;
@@ -34,9 +32,8 @@ export interface StampArtistIdOptions {
 
 /** Ensures sessions.artist_id (column, FK, index), then fills it from rooms.artist_id in batches. */
 export async function stampArtistId(options: StampArtistIdOptions, context: CommandContext): Promise<RunSummary> {
-  const { pool, stateSchema, runId } = context;
   const preflight = await stampPreflight(
-    pool,
+    context.pool,
     {
       dryRun: options.dryRun,
       allowTouchUpdatedAt: options.allowTouchUpdatedAt,
@@ -46,16 +43,7 @@ export async function stampArtistId(options: StampArtistIdOptions, context: Comm
     },
     context.logger,
   );
-  let lease: HeldLease | null = null;
-  if (!options.dryRun) {
-    await ensureStateSchema(pool, stateSchema);
-    lease = await acquireLease(pool, stateSchema, { command: 'stamp-artist-id', runId });
-  }
-  try {
-    return await stampWithLease(options, context, preflight);
-  } finally {
-    await lease?.release();
-  }
+  return withCommandLease(context, 'stamp-artist-id', options.dryRun, () => stampWithLease(options, context, preflight));
 }
 
 async function stampWithLease(options: StampArtistIdOptions, context: CommandContext, preflight: StampPreflight): Promise<RunSummary> {
@@ -103,9 +91,8 @@ async function stampWithLease(options: StampArtistIdOptions, context: CommandCon
     const total = await countArtistRooms(pool, options.scope);
     logger.info({ rooms: total, dryRun: options.dryRun, preserveUpdatedAt }, 'Stamping artist_id');
     progress.start(total);
-    const limit = pLimit(options.concurrency);
-    const inFlight = new Set<Promise<void>>();
-    const runBatch = async (page: ArtistRoomPage): Promise<void> => {
+    const plan = planArtistRoomPages(pool, options.scope, options.batchSize);
+    await walkBatches(plan, { concurrency: options.concurrency, stopSignal: context.stopSignal }, async (page: ArtistRoomPage) => {
       const started = Date.now();
       const batch = { first: page.roomIds[0], last: page.roomIds[page.roomIds.length - 1] };
       const results = await withTransientRetry(() => stampPage(batchContext, page), (error, attempt) =>
@@ -117,16 +104,7 @@ async function stampWithLease(options: StampArtistIdOptions, context: CommandCon
       }
       progress.increment(results.length);
       logger.debug({ batch, rooms: results.length, durationMs: Date.now() - started }, 'Batch done');
-    };
-    for await (const page of planArtistRoomPages(pool, options.scope, options.batchSize)) {
-      if (context.stopSignal.aborted) break;
-      const task = limit(() => runBatch(page));
-      inFlight.add(task);
-      task.finally(() => inFlight.delete(task)).catch(() => {});
-      // Plan only a little ahead of the workers, so memory stays flat on any database size.
-      if (inFlight.size >= options.concurrency * 2) await Promise.race(inFlight);
-    }
-    await Promise.all(inFlight);
+    });
   } catch (error) {
     runError = error;
   } finally {
@@ -136,13 +114,7 @@ async function stampWithLease(options: StampArtistIdOptions, context: CommandCon
   const complete = runError === null && !context.stopSignal.aborted;
   const exitCode: ExitCode = complete ? 0 : 3;
   const summary: RunSummary = {
-    command: 'stamp-artist-id',
-    runId,
-    dryRun: options.dryRun,
-    complete,
-    startedAt: context.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    exitCode,
+    ...summaryHead('stamp-artist-id', context, { dryRun: options.dryRun, complete, exitCode }),
     rooms: tally.rooms,
     artistId: tally.artistId,
     reasons: tally.reasons,
@@ -150,13 +122,11 @@ async function stampWithLease(options: StampArtistIdOptions, context: CommandCon
     lockRetries: preflight.lockRetries + schema.lockRetries,
     updatedAtPreserved: preserveUpdatedAt,
     reportDir: report.dir,
-    ...(runError !== null ? { error: scrubSecrets(errorMessage(runError), context.connection.secrets) } : {}),
+    ...errorField(runError, context.connection.secrets),
   };
   await report.finish(summary);
   if (!options.dryRun) {
-    await recordRunEnd(pool, stateSchema, runId, complete ? 'completed' : runError ? 'failed' : 'incomplete', summary).catch(
-      (error: unknown) => logger.warn({ error: errorMessage(error) }, 'Could not record the end of the run'),
-    );
+    await recordRunEndOrWarn(pool, stateSchema, runId, complete ? 'completed' : runError !== null ? 'failed' : 'incomplete', summary, logger);
   }
   return summary;
 }

@@ -1,6 +1,6 @@
 import { quoteIdent } from '../db/sql-files.ts';
 import { stateSchemaExists } from '../db/state-schema.ts';
-import type { RunSummary } from '../report/summary.ts';
+import { summaryHead, type RunSummary } from '../report/summary.ts';
 import type { CommandContext } from './context.ts';
 
 // How many recent runs `status` lists.
@@ -33,13 +33,7 @@ export interface LeaseStatus {
 export async function status(context: CommandContext): Promise<RunSummary> {
   const { pool, stateSchema } = context;
   const base: RunSummary = {
-    command: 'status',
-    runId: context.runId,
-    dryRun: false,
-    complete: true,
-    startedAt: context.startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    exitCode: 0,
+    ...summaryHead('status', context, { dryRun: false, complete: true, exitCode: 0 }),
     reasons: {},
     reportDir: null,
   };
@@ -65,8 +59,11 @@ export async function status(context: CommandContext): Promise<RunSummary> {
        from ${state}.runs r order by r.started_at desc limit $1`,
     [RECENT_RUNS],
   );
-  const { rows: roomCount } = await pool.query<{ n: number }>(`select count(*)::int as n from public.rooms`);
-  const totalRooms = roomCount[0]?.n ?? 0;
+  // After drop-legacy, public.rooms is gone: status still reads the runs, without an ETA.
+  const { rows: roomsTable } = await pool.query<{ present: boolean }>(`select to_regclass('public.rooms') is not null as present`);
+  const totalRooms = roomsTable[0]?.present
+    ? ((await pool.query<{ n: number }>(`select count(*)::int as n from public.rooms`)).rows[0]?.n ?? 0)
+    : null;
   const { rows: leases } = await pool.query<{ name: string; command: string; run_id: string; holder: string; expires_at: Date; live: boolean }>(
     `select name, command, run_id, holder, expires_at, expires_at > now() as live from ${state}.leases order by acquired_at`,
   );
@@ -82,7 +79,7 @@ export async function status(context: CommandContext): Promise<RunSummary> {
       heartbeatAt: run.heartbeat_at.toISOString(),
       roomsDone: run.rooms_done,
       roomsPerSecond: rate,
-      etaSeconds: running && rate ? Math.max(0, (totalRooms - run.rooms_done) / rate) : null,
+      etaSeconds: running && rate && totalRooms !== null ? Math.max(0, (totalRooms - run.rooms_done) / rate) : null,
       summary: run.summary,
     };
   });

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from './sql-files.ts';
+import { applyStateDdl } from './state-schema.ts';
 
 /** The quoted name of the table that keeps artist_id values overwritten by --overwrite-conflicts. */
 export function artistIdBackupTable(stateSchema: string): string {
@@ -12,29 +13,19 @@ export function artistIdBackupTable(stateSchema: string): string {
  * don't race on it.
  */
 export async function ensureArtistIdBackupTable(pool: pg.Pool, stateSchema: string): Promise<void> {
-  const table = artistIdBackupTable(stateSchema);
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    await client.query(`select pg_advisory_xact_lock(hashtext($1))`, [`recoup-migrate:artist-id-backup:${stateSchema}`]);
-    await client.query(
-      `create table if not exists ${table} (
-         run_id uuid not null,
-         session_id text not null,
-         room_id uuid not null,
-         old_artist_id uuid not null,
-         new_artist_id uuid not null,
-         stamped_at timestamptz not null default now(),
-         primary key (run_id, session_id)
-       )`,
-    );
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  await applyStateDdl(
+    pool,
+    `recoup-migrate:artist-id-backup:${stateSchema}`,
+    `create table if not exists ${artistIdBackupTable(stateSchema)} (
+       run_id uuid not null,
+       session_id text not null,
+       room_id uuid not null,
+       old_artist_id uuid not null,
+       new_artist_id uuid not null,
+       stamped_at timestamptz not null default now(),
+       primary key (run_id, session_id)
+     )`,
+  );
 }
 
 // insufficient_privilege: SET session_replication_role needs superuser or GRANT SET ON PARAMETER.

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from './sql-files.ts';
+import { applyStateDdl } from './state-schema.ts';
 
 /**
  * fix-parts' backup table, in the tool's state schema: the old value of every chat_messages row a run
@@ -41,19 +42,8 @@ export async function partsBackupExists(db: pg.Pool | pg.ClientBase, schema: str
   return rows[0]?.present === true;
 }
 
-/** Creates the backup table on first use, under a transaction-scoped advisory lock (pooler-safe). */
+/** Creates the backup table on first use. */
 export async function ensurePartsBackupTable(pool: pg.Pool, schema: string): Promise<void> {
   if (await partsBackupExists(pool, schema)) return;
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    await client.query(`select pg_advisory_xact_lock(hashtext($1))`, [`recoup-migrate:parts-backup:${schema}`]);
-    await client.query(partsBackupDdl(schema));
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  await applyStateDdl(pool, `recoup-migrate:parts-backup:${schema}`, partsBackupDdl(schema));
 }

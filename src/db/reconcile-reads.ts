@@ -1,17 +1,9 @@
 import type pg from 'pg';
-import { scopeFilter, timestampTextSql, type RoomRange, type RoomScope } from './source-reads.ts';
+import { scopeFilter, timestampTextSql, type LegacyRoomRow, type RoomRange, type RoomScope } from './source-reads.ts';
 import { quoteIdent } from './sql-files.ts';
 
 /** A legacy room as reconcile reads it: the facts mapRoom needs, and what the ledger knows (if any). */
-export interface ReconcileRoomRow {
-  id: string;
-  account_id: string | null;
-  topic: string | null;
-  updated_at: string;
-  artist_id: string | null;
-  account_exists: boolean;
-  artist_exists: boolean;
-  memory_count: number;
+export interface ReconcileRoomRow extends LegacyRoomRow {
   /** room_ledger.status, or null when there is no ledger (or no entry for the room). */
   ledger_status: string | null;
 }

@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { errorMessage } from '../runtime/errors.ts';
+import type { Logger } from '../runtime/logger.ts';
 import { quoteIdent } from './sql-files.ts';
 
 export const TOOL_VERSION = '0.1.0';
@@ -31,6 +33,20 @@ export async function recordRunEnd(
         set status = $2, finished_at = now(), heartbeat_at = now(), summary = $3::jsonb
       where run_id = $1`,
     [runId, status, JSON.stringify(summary)],
+  );
+}
+
+/** recordRunEnd once the report is written: a failure to record it is logged, never thrown. */
+export async function recordRunEndOrWarn(
+  db: pg.Pool,
+  schema: string,
+  runId: string,
+  status: 'completed' | 'incomplete' | 'failed',
+  summary: object,
+  logger: Logger,
+): Promise<void> {
+  await recordRunEnd(db, schema, runId, status, summary).catch((error: unknown) =>
+    logger.warn({ error: errorMessage(error) }, 'Could not record the end of the run'),
   );
 }
 

@@ -75,7 +75,8 @@ export async function* planRoomRanges(
   }
 }
 
-export interface SourceRoomRow {
+/** A legacy room as backfill and reconcile read it: the facts mapRoom needs, and its memory count. */
+export interface LegacyRoomRow {
   id: string;
   account_id: string | null;
   topic: string | null;
@@ -84,6 +85,9 @@ export interface SourceRoomRow {
   account_exists: boolean;
   artist_exists: boolean;
   memory_count: number;
+}
+
+export interface SourceRoomRow extends LegacyRoomRow {
   fingerprint: string;
   ledger_status: string | null;
   ledger_fingerprint: string | null;

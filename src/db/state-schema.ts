@@ -16,22 +16,30 @@ export async function stateSchemaExists(db: pg.ClientBase | pg.Pool, schema: str
   return rows[0]?.present === true;
 }
 
-/**
- * Creates the state schema on first use. Runs in a transaction under a transaction-scoped advisory lock,
- * so that two processes starting at once don't race on CREATE TABLE IF NOT EXISTS.
- */
+/** Creates the state schema on first use. */
 export async function ensureStateSchema(pool: pg.Pool, schema: string): Promise<void> {
   if (await stateSchemaExists(pool, schema)) return;
+  await applyStateDdl(pool, `recoup-migrate:state-schema:${schema}`, stateSchemaDdl(schema));
+}
+
+/**
+ * Runs IF NOT EXISTS DDL of the tool's own state in one transaction, under the transaction-scoped
+ * advisory lock `lockName` (pooler-safe), so that two processes starting at once don't race on it.
+ */
+export async function applyStateDdl(pool: pg.Pool, lockName: string, ddl: string): Promise<void> {
   const client = await pool.connect();
+  let broken = false;
   try {
     await client.query('begin');
-    await client.query(`select pg_advisory_xact_lock(hashtext($1))`, [`recoup-migrate:state-schema:${schema}`]);
-    await client.query(stateSchemaDdl(schema));
+    await client.query(`select pg_advisory_xact_lock(hashtext($1))`, [lockName]);
+    await client.query(ddl);
     await client.query('commit');
   } catch (error) {
-    await client.query('rollback').catch(() => {});
+    await client.query('rollback').catch(() => {
+      broken = true;
+    });
     throw error;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }

@@ -1,3 +1,4 @@
+import type { LegacyRoomRow } from '../db/source-reads.ts';
 import type { RoomSkipReason } from './reasons.ts';
 import { sessionIdForRoom } from './session-id.ts';
 
@@ -44,4 +45,17 @@ export function mapRoom(room: LegacyRoom): RoomMapping {
       artistMissing,
     },
   };
+}
+
+/** mapRoom of a room row as backfill and reconcile read it (snake_case columns, updated_at as text). */
+export function mapRoomRow(row: LegacyRoomRow): RoomMapping {
+  return mapRoom({
+    id: row.id,
+    accountId: row.account_id,
+    topic: row.topic,
+    updatedAt: new Date(row.updated_at),
+    artistId: row.artist_id,
+    accountExists: row.account_exists,
+    artistExists: row.artist_exists,
+  });
 }

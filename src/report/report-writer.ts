@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { renderSummaryMarkdown } from './summary-markdown.ts';
 import type { RunSummary } from './summary.ts';
@@ -29,11 +29,14 @@ export class ReportWriter {
   static async open(dir: string): Promise<ReportWriter> {
     const absolute = resolve(dir);
     await mkdir(absolute, { recursive: true, mode: REPORT_DIR_MODE });
-    const stream = createWriteStream(join(absolute, 'rooms.jsonl'), { flags: 'w', mode: REPORT_FILE_MODE });
+    const roomsFile = join(absolute, 'rooms.jsonl');
+    const stream = createWriteStream(roomsFile, { flags: 'w', mode: REPORT_FILE_MODE });
     await new Promise<void>((ok, fail) => {
       stream.once('open', () => ok());
       stream.once('error', fail);
     });
+    // `mode` applies only when the file is created: one left by an earlier run into this dir keeps its own.
+    await chmod(roomsFile, REPORT_FILE_MODE);
     return new ReportWriter(absolute, stream);
   }
 
@@ -51,9 +54,11 @@ export class ReportWriter {
 
   async finish(summary: RunSummary): Promise<void> {
     await new Promise<void>((ok, fail) => this.rooms.end((error?: Error | null) => (error ? fail(error) : ok())));
-    await writeFile(join(this.dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`, { mode: REPORT_FILE_MODE });
     const markdown = renderSummaryMarkdown(summary);
-    await writeFile(join(this.dir, 'summary.md'), markdown, { mode: REPORT_FILE_MODE });
+    for (const [name, text] of [['summary.json', `${JSON.stringify(summary, null, 2)}\n`], ['summary.md', markdown]] as const) {
+      await writeFile(join(this.dir, name), text, { mode: REPORT_FILE_MODE });
+      await chmod(join(this.dir, name), REPORT_FILE_MODE);
+    }
     // CI job summaries (GitHub Actions) take markdown appended to this file.
     const stepSummary = process.env.GITHUB_STEP_SUMMARY;
     if (stepSummary) await appendFile(stepSummary, `${markdown}\n`);

@@ -1,4 +1,5 @@
 import type { ReasonCounts } from '../migration/reasons.ts';
+import { errorMessage, scrubSecrets } from '../runtime/errors.ts';
 
 export type ExitCode = 0 | 1 | 2 | 3;
 
@@ -53,4 +54,26 @@ export function emptyRoomCounters(): RoomCounters {
 
 export function emptyMessageCounters(): MessageCounters {
   return { total: 0, written: 0, unchanged: 0, skipped: 0, converted: 0 };
+}
+
+/** The keys every summary starts with, in the contract's order; `finishedAt` is now. */
+export function summaryHead(
+  command: string,
+  run: { runId: string; startedAt: Date },
+  outcome: { dryRun: boolean; complete: boolean; exitCode: ExitCode },
+): Pick<RunSummary, 'command' | 'runId' | 'dryRun' | 'complete' | 'startedAt' | 'finishedAt' | 'exitCode'> {
+  return {
+    command,
+    runId: run.runId,
+    dryRun: outcome.dryRun,
+    complete: outcome.complete,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    exitCode: outcome.exitCode,
+  };
+}
+
+/** `{ error }` for a run that failed while running (secrets scrubbed), `{}` for one that did not. */
+export function errorField(runError: unknown, secrets: readonly string[]): { error?: string } {
+  return runError !== null ? { error: scrubSecrets(errorMessage(runError), secrets) } : {};
 }

@@ -36,7 +36,11 @@ export function createLogger(level: LogLevel, secrets: readonly string[] = []): 
 function scrubLine(line: string, secrets: readonly string[]): string {
   let out = line;
   for (const secret of secrets) {
-    if (secret.length > 0) out = out.split(secret).join('***');
+    if (secret.length === 0) continue;
+    out = out.split(secret).join('***');
+    // In a JSON line a password with a quote, backslash or control character appears escaped.
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    if (escaped !== secret) out = out.split(escaped).join('***');
   }
   return out;
 }

@@ -112,6 +112,13 @@ describe('backfill preflight', () => {
     expect(result.json!.error).toContain('--batch-size');
     expect(result.json!.error).toContain('--room');
   });
+
+  it('rejects a flag the command does not know with exit 2, and --json still gets one object', async () => {
+    const result = await runCli(['backfill', '--json', '--no-such-flag'], { databaseUrl: env.db.url });
+    expect(result.code).toBe(2);
+    expect(result.json).toMatchObject({ command: 'backfill', exitCode: 2 });
+    expect(result.json!.error).toContain('--no-such-flag');
+  });
 });
 
 describe('secrets', () => {

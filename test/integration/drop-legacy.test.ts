@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandContext } from '../../src/commands/context.ts';
 import { dropLegacy, type DropLegacyOptions } from '../../src/commands/drop-legacy.ts';
@@ -10,7 +9,7 @@ import { createPool, resolveConnection } from '../../src/db/connection.ts';
 import type { RunSummary } from '../../src/report/summary.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
 import { runCli } from '../support/cli.ts';
-import { createMigrationDatabase } from '../support/legacy-data.ts';
+import { createMigrationDatabase, tableRows, writeAndFlush } from '../support/legacy-data.ts';
 
 type Db = Awaited<ReturnType<typeof createMigrationDatabase>>;
 const LEGACY_TABLES = ['rooms', 'memories', 'memory_emails', 'segment_rooms'];
@@ -23,26 +22,9 @@ let cleanReport: string;
 let baseline: Map<string, string[]>;
 
 /** Writes through a client of its own and flushes its statistics, so no late counter lands in a later watch window. */
-async function write(sql: string, params: unknown[] = []): Promise<void> {
-  const client = new pg.Client({ connectionString: env.db.url });
-  await client.connect();
-  try {
-    await client.query(sql, params);
-    await client.query('select pg_stat_force_next_flush()');
-    await client.query('select 1');
-  } finally {
-    await client.end();
-  }
-}
+const write = (sql: string, params: unknown[] = []): Promise<void> => writeAndFlush(env.db.url, sql, params);
 
-async function rowsOf(schema: string, tables: readonly string[]): Promise<Map<string, string[]>> {
-  const result = new Map<string, string[]>();
-  for (const table of tables) {
-    const { rows } = await env.pool.query<{ r: string }>(`select t::text as r from ${schema}.${table} t order by 1`);
-    result.set(table, rows.map((row) => row.r));
-  }
-  return result;
-}
+const rowsOf = (schema: string, tables: readonly string[]): Promise<Map<string, string[]>> => tableRows(env.pool, schema, tables);
 
 /** Columns, constraints, indexes, triggers, policies, grants, RLS, comment and publications of a table. */
 async function structureOf(schema: string, table: string): Promise<Record<string, unknown>> {

@@ -251,6 +251,16 @@ describe('stamp-artist-id on a busy database', () => {
     return blocker;
   }
 
+  /** A stamp that must wait on `holder`: the holder commits once the stamp is seen waiting (and a moment more). */
+  async function stampBehind(holder: pg.Client, waiting: string): Promise<CliResult> {
+    const running = stamp(env, ['--ddl-lock-timeout', '200']);
+    await waitForLockWaiter(env.pool, waiting);
+    await new Promise((resolve) => setTimeout(resolve, HOLD_AFTER_WAIT_SEEN_MS));
+    await holder.query('commit');
+    await holder.end();
+    return running;
+  }
+
   it('gives up with exit 3 and a message naming the holder when a long transaction never ends', async () => {
     const holder = await block('select count(*) from sessions');
     const pid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
@@ -265,12 +275,7 @@ describe('stamp-artist-id on a busy database', () => {
 
   it('waits behind a long transaction, retries, and succeeds once it ends', async () => {
     const holder = await block('select count(*) from sessions');
-    const running = stamp(env, ['--ddl-lock-timeout', '200']);
-    await waitForLockWaiter(env.pool, `relation = 'public.sessions'::regclass`);
-    await new Promise((resolve) => setTimeout(resolve, HOLD_AFTER_WAIT_SEEN_MS));
-    await holder.query('commit');
-    await holder.end();
-    const result = await running;
+    const result = await stampBehind(holder, `relation = 'public.sessions'::regclass`);
     expect(result.code, result.stderr).toBe(0);
     expect(result.json!.lockRetries).toBeGreaterThanOrEqual(1);
     expect(result.stderr).toContain('Schema step could not take its lock; retrying');
@@ -280,12 +285,7 @@ describe('stamp-artist-id on a busy database', () => {
   it('waits behind an ACCESS EXCLUSIVE lock without hanging, and succeeds once it is released', async () => {
     await env.pool.query('alter table sessions drop column artist_id');
     const holder = await block('lock table sessions in access exclusive mode');
-    const running = stamp(env, ['--ddl-lock-timeout', '200']);
-    await waitForLockWaiter(env.pool, `relation = 'public.sessions'::regclass`);
-    await new Promise((resolve) => setTimeout(resolve, HOLD_AFTER_WAIT_SEEN_MS));
-    await holder.query('commit');
-    await holder.end();
-    const result = await running;
+    const result = await stampBehind(holder, `relation = 'public.sessions'::regclass`);
     expect(result.code, result.stderr).toBe(0);
     expect(result.json!.lockRetries).toBeGreaterThanOrEqual(1);
     expect(result.json!.artistId).toMatchObject({ populated: 1 });
@@ -295,12 +295,7 @@ describe('stamp-artist-id on a busy database', () => {
   it('an index build that meets an old open transaction is retried, its INVALID leftover rebuilt', async () => {
     await env.pool.query('drop index sessions_artist_id_idx');
     const holder = await block('select count(*) from accounts');
-    const running = stamp(env, ['--ddl-lock-timeout', '200']);
-    await waitForLockWaiter(env.pool, `locktype = 'virtualxid'`);
-    await new Promise((resolve) => setTimeout(resolve, HOLD_AFTER_WAIT_SEEN_MS));
-    await holder.query('commit');
-    await holder.end();
-    const result = await running;
+    const result = await stampBehind(holder, `locktype = 'virtualxid'`);
     expect(result.code, result.stderr).toBe(0);
     expect(result.json!.ddl).toContain('drop index concurrently if exists public.sessions_artist_id_idx');
     expect(await artistIdSchema(env.pool)).toMatchObject({ indexes: [{ relname: 'sessions_artist_id_idx', indisvalid: true }] });

@@ -108,3 +108,29 @@ export async function targetDigest(pool: pg.Pool): Promise<{ sessions: string; c
   );
   return rows[0];
 }
+
+/**
+ * Runs one statement through a client of its own and flushes its table statistics, so that no late
+ * pg_stat counter lands in a later drop-legacy watch window.
+ */
+export async function writeAndFlush(url: string, sql: string, params: unknown[] = []): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql, params);
+    await client.query('select pg_stat_force_next_flush()');
+    await client.query('select 1');
+  } finally {
+    await client.end();
+  }
+}
+
+/** Every row of each table, as text, sorted: for comparing tables before and after. */
+export async function tableRows(pool: pg.Pool, schema: string, tables: readonly string[]): Promise<Map<string, string[]>> {
+  const result = new Map<string, string[]>();
+  for (const table of tables) {
+    const { rows } = await pool.query<{ r: string }>(`select t::text as r from ${schema}.${table} t order by 1`);
+    result.set(table, rows.map((row) => row.r));
+  }
+  return result;
+}

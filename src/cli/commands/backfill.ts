@@ -3,7 +3,7 @@ import { backfill } from '../../commands/backfill.ts';
 import { undoBackfill } from '../../commands/backfill-undo.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
 import { backfillFlags } from '../../runtime/config.ts';
-import { addBudgetOptions, addCommonOptions, addPacingOptions, addWalkOptions, dryRunOption } from '../options.ts';
+import { addBudgetOptions, addCommonOptions, addPacingOptions, addWalkOptions, dryRunOption, walkOptionsFrom } from '../options.ts';
 import { runCommand } from '../run-command.ts';
 
 export function registerBackfill(program: Command, setExitCode: (code: number) => void): void {
@@ -35,15 +35,11 @@ ${EXIT_CODES_HELP}`,
             ? undoBackfill({ runId: f.undo, dryRun: f.dryRun }, context)
             : backfill(
                 {
-                  scope: { rooms: f.room, since: f.since, limit: f.limit },
-                  batchSize: f.batchSize,
-                  concurrency: f.concurrency,
+                  ...walkOptionsFrom(f),
                   dryRun: f.dryRun,
                   maxSkippedRatio: f.maxSkippedRatio,
                   maxSkippedRooms: f.maxSkippedRooms,
                   maxFailed: f.maxFailed,
-                  statementTimeoutMs: f.statementTimeout,
-                  lockTimeoutMs: f.lockTimeout,
                   targetBatchMs: f.targetBatchMs,
                   timeBudgetMs: f.timeBudget,
                   throttle: { maxLockWaiters: f.maxLockWaiters, maxReplicationLagSeconds: f.maxReplicationLag },

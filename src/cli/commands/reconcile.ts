@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { reconcile } from '../../commands/reconcile.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
 import { connectionFlags, outputFlags, walkFlags } from '../../runtime/config.ts';
-import { addCommonOptions, addWalkOptions } from '../options.ts';
+import { addCommonOptions, addWalkOptions, walkOptionsFrom } from '../options.ts';
 import { runCommand } from '../run-command.ts';
 
 export const reconcileFlags = z
@@ -38,18 +38,7 @@ ${EXIT_CODES_HELP}`,
     .action(async (flags: Record<string, unknown>) => {
       setExitCode(
         await runCommand('reconcile', reconcileFlags, flags, (f, context) =>
-          reconcile(
-            {
-              scope: { rooms: f.room, since: f.since, limit: f.limit },
-              batchSize: f.batchSize,
-              concurrency: f.concurrency,
-              sample: f.sample,
-              baseline: f.baseline,
-              statementTimeoutMs: f.statementTimeout,
-              lockTimeoutMs: f.lockTimeout,
-            },
-            context,
-          ),
+          reconcile({ ...walkOptionsFrom(f), sample: f.sample, baseline: f.baseline }, context),
         ),
       );
     });

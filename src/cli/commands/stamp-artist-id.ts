@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { stampArtistId } from '../../commands/stamp-artist-id.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
 import { connectionFlags, outputFlags, walkFlags } from '../../runtime/config.ts';
-import { addCommonOptions, addWalkOptions } from '../options.ts';
+import { addCommonOptions, addWalkOptions, walkOptionsFrom } from '../options.ts';
 import { runCommand } from '../run-command.ts';
 
 // A DDL statement waits this long for its lock before it gives up and is retried. Short: while DDL
@@ -53,15 +53,11 @@ ${EXIT_CODES_HELP}`,
         await runCommand('stamp-artist-id', stampArtistIdFlags, flags, (f, context) =>
           stampArtistId(
             {
-              scope: { rooms: f.room, since: f.since, limit: f.limit },
-              batchSize: f.batchSize,
-              concurrency: f.concurrency,
+              ...walkOptionsFrom(f),
               dryRun: f.dryRun,
               skipSchema: f.skipSchema,
               overwriteConflicts: f.overwriteConflicts,
               allowTouchUpdatedAt: f.allowTouchUpdatedAt,
-              statementTimeoutMs: f.statementTimeout,
-              lockTimeoutMs: f.lockTimeout,
               ddlLockTimeoutMs: f.ddlLockTimeout,
               ddlAttempts: f.ddlAttempts,
             },
