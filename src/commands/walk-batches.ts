@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import { relieveMemoryPressure } from '../runtime/memory.ts';
 
 export interface WalkOptions {
   concurrency: number;
@@ -19,7 +20,10 @@ export async function walkBatches<B>(plan: AsyncIterable<B>, options: WalkOption
   try {
     for await (const batch of plan) {
       if (options.stopSignal.aborted || failure !== null) break;
-      const task = limit(() => runBatch(batch)).catch((error: unknown) => {
+      const task = limit(async () => {
+        await runBatch(batch);
+        relieveMemoryPressure();
+      }).catch((error: unknown) => {
         failure ??= { error };
       });
       inFlight.add(task);
