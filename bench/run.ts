@@ -97,7 +97,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     log(`Seeding ${options.small} rooms × ~${options.messagesPerRoom} memories…`);
     const small = await seeded(server, options.small, options.messagesPerRoom);
     databases.push(small);
-    const times = { backfill: [] as number[], rerun: [] as number[], reconcile: [] as number[], ceiling: [] as number[], original: [] as number[] };
+    const times = {
+      backfill: [] as number[], rerun: [] as number[], reconcile: [] as number[], ceiling: [] as number[], original: [] as number[],
+      oneWorker: [] as number[], twoWorkers: [] as number[],
+    };
+    // Two processes on one run (each one batch at a time) against one process doing the same alone.
+    const worker = (db: SeededDatabase) =>
+      runBinary(['backfill', '--json', '--no-progress', '--log-level', 'warn', '--concurrency', '1', '--database-url', db.url,
+        '--report-dir', join(reports, `worker-${Date.now()}-${Math.random()}`)]);
     for (let round = 1; round <= options.repetitions; round++) {
       log(`Round ${round}/${options.repetitions}: backfill, re-run, reconcile, in-database baseline, original pattern`);
       await resetTarget(small.pool);
@@ -108,6 +115,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       times.ceiling.push(await timed(() => inDatabaseBaseline(small.pool)));
       await resetTarget(small.pool);
       times.original.push(await timed(() => originalScriptPattern(small.url)));
+      await resetTarget(small.pool);
+      times.oneWorker.push(await timed(() => worker(small)));
+      await resetTarget(small.pool);
+      times.twoWorkers.push(await timed(() => Promise.all([worker(small), worker(small)])));
     }
     const rate = (seconds: number[]) => small.memories / Math.min(...seconds);
     const backfillRate = rate(times.backfill);
@@ -116,6 +127,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       ratioRow("backfill vs the original script's pattern (messages/s)", backfillRate, rate(times.original), '≥ 5×', 5),
       { name: 're-run on the unchanged, migrated database vs first run (time)', tool: Math.min(...times.rerun), baseline: Math.min(...times.backfill), unit: 's',
         ratio: Math.min(...times.rerun) / Math.min(...times.backfill), goal: '≤ 0.1×', met: Math.min(...times.rerun) / Math.min(...times.backfill) <= 0.1 },
+      ratioRow('two worker processes vs one, --concurrency 1 each (messages/s)', rate(times.twoWorkers), rate(times.oneWorker), '', null),
       times.reconcile.length > 0
         ? ratioRow('reconcile vs backfill (messages/s)', rate(times.reconcile), backfillRate, '', null)
         : { name: 'reconcile vs backfill', tool: null, baseline: null, unit: '', ratio: null, goal: '', note: 'not built yet' },

@@ -4,23 +4,22 @@ import type { DatabaseShape } from '../db/preflight.ts';
 import { quoteIdent } from '../db/sql-files.ts';
 import { stateSchemaDdl } from '../db/state-schema.ts';
 import {
-  readMemoriesOfRooms,
+  forEachMemoryPage,
+  MEMORY_PAGE_SIZE,
   readRoomsInRange,
   readTargetPresence,
   type MemoryRow,
   type RoomRange,
   type RoomScope,
-  type SourceRoomRow,
 } from '../db/source-reads.ts';
 import { CHATS_TABLE, MESSAGES_TABLE, sessionsTable } from '../db/target-tables.ts';
 import { inTransaction } from '../db/transactions.ts';
-import { ledgerEntriesFor, trackedWrite, writeTargetLedger, type TrackedOutcome } from '../db/tracked-write.ts';
+import { ledgerEntriesFor, trackedWrite, writeTargetLedger } from '../db/tracked-write.ts';
 import { CONVERTER_VERSION, convertMemory } from '../migration/convert.ts';
 import { parseJson, stringifyJson } from '../migration/json.ts';
-import { mapRoomRow, type MappedRoom } from '../migration/map-room.ts';
-import type { ReasonCode } from '../migration/reasons.ts';
-import { sessionIdForRoom } from '../migration/session-id.ts';
-import type { BackfillRoomResult, SkippedMemory } from '../report/room-result.ts';
+import type { MappedRoom } from '../migration/map-room.ts';
+import type { BackfillRoomResult } from '../report/room-result.ts';
+import { classifyRoom, finishRoomResults, isUnchangedSinceLedger, tallyOutcomes, unchangedResult, type RoomWork } from './backfill-rooms.ts';
 
 export interface BackfillBatchContext {
   pool: pg.Pool;
@@ -36,9 +35,6 @@ export interface BackfillBatchContext {
   logger: Logger;
 }
 
-/** Statuses the room ledger records; a re-run skips a room whose fingerprint is unchanged. */
-type LedgerStatus = 'migrated' | 'skipped' | 'target_deleted';
-
 interface MessageRow {
   id: string;
   room_id: string;
@@ -46,14 +42,6 @@ interface MessageRow {
   role: string;
   parts: unknown;
   created_at: string;
-}
-
-interface RoomWork {
-  row: SourceRoomRow;
-  sessionId: string;
-  mapped: MappedRoom | null;
-  result: BackfillRoomResult;
-  ledgerStatus: LedgerStatus;
 }
 
 /**
@@ -97,59 +85,6 @@ export async function backfillRange(
   );
 }
 
-function isUnchangedSinceLedger(row: SourceRoomRow): boolean {
-  return row.ledger_fingerprint === row.fingerprint && row.ledger_converter_version === CONVERTER_VERSION;
-}
-
-function unchangedResult(row: SourceRoomRow): BackfillRoomResult {
-  const skipped = row.ledger_skipped ? (JSON.parse(row.ledger_skipped) as SkippedMemory[]) : [];
-  const status = row.ledger_status === 'migrated' ? 'unchanged' : (row.ledger_status as BackfillRoomResult['status']);
-  const total = row.ledger_memories_total ?? row.memory_count;
-  const skippedCount = row.ledger_memories_skipped ?? 0;
-  return {
-    roomId: row.id,
-    sessionId: sessionIdForRoom(row.id),
-    status,
-    reasons: (row.ledger_reasons ?? []) as ReasonCode[],
-    memories: { total, migrated: total - skippedCount, skipped: skippedCount },
-    skipped,
-    converted: 0,
-  };
-}
-
-function classifyRoom(row: SourceRoomRow): RoomWork {
-  const sessionId = sessionIdForRoom(row.id);
-  const mapping = mapRoomRow(row);
-  const base = { roomId: row.id, sessionId, skipped: [], converted: 0 };
-  if (!mapping.ok) {
-    return {
-      row,
-      sessionId,
-      mapped: null,
-      ledgerStatus: 'skipped',
-      result: {
-        ...base,
-        status: 'skipped',
-        reasons: [mapping.reason],
-        memories: { total: row.memory_count, migrated: 0, skipped: row.memory_count },
-      },
-    };
-  }
-  return {
-    row,
-    sessionId,
-    mapped: mapping.mapped,
-    ledgerStatus: 'migrated',
-    result: {
-      ...base,
-      status: 'unchanged',
-      reasons: mapping.mapped.artistMissing ? ['artist_missing'] : [],
-      memories: { total: row.memory_count, migrated: 0, skipped: 0 },
-      written: { sessions: 0, chats: 0, messages: 0 },
-    },
-  };
-}
-
 async function migrateRooms(client: pg.ClientBase, context: BackfillBatchContext, work: RoomWork[]): Promise<void> {
   const mappable = work.filter((w) => w.mapped !== null);
   const presence = await readTargetPresence(client, mappable.map((w) => ({ roomId: w.row.id, sessionId: w.sessionId })));
@@ -169,9 +104,16 @@ async function migrateRooms(client: pg.ClientBase, context: BackfillBatchContext
     }
   }
 
-  const memories = await readMemoriesOfRooms(client, migrating.map((w) => w.row.id));
-  const messages = await convertMemories(memories, new Map(migrating.map((w) => [w.row.id, w])));
-  await writeRooms(client, context, migrating, messages);
+  await writeRoomRows(client, context, migrating);
+  const byRoom = new Map(migrating.map((w) => [w.row.id, w]));
+  await forEachMemoryPage(client, migrating.map((w) => w.row.id), MEMORY_PAGE_SIZE, async (memories) => {
+    const messages = await convertMemories(memories, byRoom);
+    if (messages.length === 0) return;
+    const outcomes = await trackedWrite(client, MESSAGES_TABLE, context.stateSchema, stringifyJson(messages));
+    await writeTargetLedger(client, context.stateSchema, 'message', ledgerEntriesFor(outcomes), runOf(context));
+    tallyOutcomes(byRoom, 'messages', outcomes);
+  });
+  finishRoomResults(migrating);
   await writeRoomLedger(client, context, work);
 }
 
@@ -205,14 +147,13 @@ async function convertMemories(memories: MemoryRow[], rooms: Map<string, RoomWor
   return messages;
 }
 
-async function writeRooms(
-  client: pg.ClientBase,
-  context: BackfillBatchContext,
-  rooms: RoomWork[],
-  messages: MessageRow[],
-): Promise<void> {
+function runOf(context: BackfillBatchContext): { runId: string; converterVersion: number } {
+  return { runId: context.runId, converterVersion: CONVERTER_VERSION };
+}
+
+/** The rooms' sessions and chats, before their messages (which reference the chats). */
+async function writeRoomRows(client: pg.ClientBase, context: BackfillBatchContext, rooms: RoomWork[]): Promise<void> {
   if (rooms.length === 0) return;
-  const run = { runId: context.runId, converterVersion: CONVERTER_VERSION };
   const sessions = rooms.map((w) => {
     const s = (w.mapped as MappedRoom).session;
     return { id: s.id, room_id: w.row.id, account_id: s.accountId, title: s.title, artist_id: s.artistId, created_at: w.row.updated_at };
@@ -221,43 +162,13 @@ async function writeRooms(
     const c = (w.mapped as MappedRoom).chat;
     return { id: c.id, room_id: w.row.id, session_id: c.sessionId, title: c.title, created_at: w.row.updated_at };
   });
-  const sessionOutcomes = await trackedWrite(client, sessionsTable(context.shape.sessionsHasArtistId), context.stateSchema, JSON.stringify(sessions));
-  await writeTargetLedger(client, context.stateSchema, 'session', ledgerEntriesFor(sessionOutcomes), run);
-  const chatOutcomes = await trackedWrite(client, CHATS_TABLE, context.stateSchema, JSON.stringify(chats));
-  await writeTargetLedger(client, context.stateSchema, 'chat', ledgerEntriesFor(chatOutcomes), run);
-  const messageOutcomes =
-    messages.length > 0 ? await trackedWrite(client, MESSAGES_TABLE, context.stateSchema, stringifyJson(messages)) : [];
-  await writeTargetLedger(client, context.stateSchema, 'message', ledgerEntriesFor(messageOutcomes), run);
-
   const byRoom = new Map(rooms.map((w) => [w.row.id, w]));
-  for (const [kind, outcomes] of [['sessions', sessionOutcomes], ['chats', chatOutcomes], ['messages', messageOutcomes]] as const) {
-    for (const outcome of outcomes) {
-      const room = byRoom.get(outcome.roomId);
-      if (!room?.result.written) continue;
-      if (outcome.inserted || outcome.updated) room.result.written[kind] += 1;
-      const note = noteFor(kind, outcome);
-      if (note) (room.result.notes ??= []).push({ kind: NOTE_KIND[kind], id: outcome.id, reason: note });
-    }
-  }
-  for (const room of rooms) {
-    const { result } = room;
-    const written = result.written ?? { sessions: 0, chats: 0, messages: 0 };
-    result.status = written.sessions + written.chats + written.messages > 0 ? 'migrated' : 'unchanged';
-    const skippedCount = result.skipped.length;
-    result.memories = { total: room.row.memory_count, migrated: room.row.memory_count - skippedCount, skipped: skippedCount };
-    for (const code of [...result.skipped.map((s) => s.reason), ...(result.notes ?? []).map((n) => n.reason)]) {
-      if (!result.reasons.includes(code)) result.reasons.push(code);
-    }
-  }
-}
-
-const NOTE_KIND = { sessions: 'session', chats: 'chat', messages: 'message' } as const;
-
-function noteFor(kind: 'sessions' | 'chats' | 'messages', outcome: TrackedOutcome): ReasonCode | null {
-  if (outcome.action === 'app_changed') return 'target_changed_in_app';
-  if (outcome.action === 'foreign' && kind === 'messages') return 'message_needs_fix_parts';
-  if (outcome.action === 'insert' && !outcome.inserted) return 'concurrent_change';
-  return null;
+  const sessionOutcomes = await trackedWrite(client, sessionsTable(context.shape.sessionsHasArtistId), context.stateSchema, JSON.stringify(sessions));
+  await writeTargetLedger(client, context.stateSchema, 'session', ledgerEntriesFor(sessionOutcomes), runOf(context));
+  tallyOutcomes(byRoom, 'sessions', sessionOutcomes);
+  const chatOutcomes = await trackedWrite(client, CHATS_TABLE, context.stateSchema, JSON.stringify(chats));
+  await writeTargetLedger(client, context.stateSchema, 'chat', ledgerEntriesFor(chatOutcomes), runOf(context));
+  tallyOutcomes(byRoom, 'chats', chatOutcomes);
 }
 
 async function writeRoomLedger(client: pg.ClientBase, context: BackfillBatchContext, work: RoomWork[]): Promise<void> {

@@ -166,6 +166,40 @@ export async function readMemoriesOfRooms(client: pg.ClientBase, roomIds: readon
   return rows;
 }
 
+// Memories converted and written per step inside a batch: bounds memory whatever a room's size (one
+// production room held 3,671 memories, some of them 100 kB+).
+export const MEMORY_PAGE_SIZE = 2_000;
+
+/**
+ * Every memory of the given rooms, in chat order, handed over `pageSize` at a time through an SQL cursor
+ * in the caller's transaction (same snapshot, no second connection), so a huge room never has to fit in
+ * memory at once. The cursor is closed before this returns (or by the rollback, on an error).
+ */
+export async function forEachMemoryPage(
+  client: pg.ClientBase,
+  roomIds: readonly string[],
+  pageSize: number,
+  handle: (page: MemoryRow[]) => Promise<void>,
+): Promise<void> {
+  if (roomIds.length === 0) return;
+  await client.query(
+    `declare recoup_migrate_memories no scroll cursor for
+     select m.id::text, m.room_id::text, m.content::text as content, ${timestampTextSql('m.updated_at')} as updated_at
+       from public.memories m
+      where m.room_id = any($1::uuid[])
+      order by m.room_id, m.updated_at, m.id`,
+    [roomIds],
+  );
+  // On an error the transaction is aborted and its rollback closes the cursor; closing it here would
+  // only replace the real error with "current transaction is aborted".
+  for (;;) {
+    const { rows } = await client.query<MemoryRow>(`fetch forward ${Number(pageSize)} from recoup_migrate_memories`);
+    if (rows.length === 0) break;
+    await handle(rows);
+  }
+  await client.query('close recoup_migrate_memories');
+}
+
 export interface TargetRoomRow {
   room_id: string;
   session_exists: boolean;
