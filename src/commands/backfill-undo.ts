@@ -13,6 +13,9 @@ import type { CommandContext } from './context.ts';
 export interface UndoOptions {
   runId: string;
   dryRun: boolean;
+  /** The undo is one transaction (all or nothing), so it gets the whole --statement-timeout per statement. */
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
 }
 
 /**
@@ -42,7 +45,7 @@ export async function undoBackfill(options: UndoOptions, context: CommandContext
     const reasons: ReasonCounts = {};
     const outcome = await inTransaction(
       pool,
-      { isolation: 'read committed', statementTimeoutMs: 10 * 60_000, lockTimeoutMs: 10_000, rollback: options.dryRun },
+      { isolation: 'read committed', statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs, rollback: options.dryRun },
       async (client) => {
         const ledger = `${state}.target_ledger`;
         const { rows: appChats } = await client.query<{ chat_id: string; room_id: string }>(

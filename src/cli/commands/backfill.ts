@@ -32,7 +32,7 @@ ${EXIT_CODES_HELP}`,
       setExitCode(
         await runCommand('backfill', backfillFlags, flags, (f, context) =>
           f.undo
-            ? undoBackfill({ runId: f.undo, dryRun: f.dryRun }, context)
+            ? undoBackfill({ runId: f.undo, dryRun: f.dryRun, statementTimeoutMs: f.statementTimeout, lockTimeoutMs: f.lockTimeout }, context)
             : backfill(
                 {
                   ...walkOptionsFrom(f),
