@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { DatabaseShape } from '../db/preflight.ts';
 import { compareMessages, compareRooms, countAddedMessages, type ExpectedRoomRow, type MessageProblem, type RoomComparison } from '../db/reconcile-compare.ts';
 import { readReconcileRooms } from '../db/reconcile-reads.ts';
-import { readMemoriesOfRooms, readTargetPresence, type RoomRange, type RoomScope } from '../db/source-reads.ts';
+import { forEachMemoryPage, MEMORY_PAGE_SIZE, readTargetPresence, type RoomRange, type RoomScope } from '../db/source-reads.ts';
 import { inTransaction } from '../db/transactions.ts';
 import { stringifyJson } from '../migration/json.ts';
 import type { ReasonCode } from '../migration/reasons.ts';
@@ -78,16 +78,35 @@ async function judgeRooms(client: pg.ClientBase, context: ReconcileBatchContext,
     else live.push({ room, comparison });
   }
 
-  const memories = await readMemoriesOfRooms(client, live.map((l) => l.room.row.id));
-  const messages = await expectMessages(memories);
   // Rooms whose chat is missing are not compared message by message: every message would be missing.
-  const withChat = live.filter((l) => l.comparison.chat_exists).map((l) => l.room.row.id);
-  const expectedRows = withChat.flatMap((id) => messages.get(id)?.expected ?? []);
-  const problems = expectedRows.length > 0 ? await compareMessages(client, stringifyJson(expectedRows), {
-    ledgerSchema: context.ledgerSchema,
-    showValuesChars: context.judge.showValues ? context.judge.valueChars : null,
-  }) : [];
-  const added = await countAddedMessages(client, withChat, expectedRows.map((row) => row.id));
+  const withChat = new Set(live.filter((l) => l.comparison.chat_exists).map((l) => l.room.row.id));
+  const messages = new Map<string, RoomMessages>();
+  const problems: MessageProblem[] = [];
+  const expectedIds: string[] = [];
+  // Page by page, so a huge room never sits in memory whole; a page's parts are dropped once compared
+  // (kept only where they are to be shown).
+  await forEachMemoryPage(client, live.map((l) => l.room.row.id), MEMORY_PAGE_SIZE, async (page) => {
+    const pageMessages = await expectMessages(page);
+    const expectedRows = [...pageMessages].flatMap(([id, room]) => (withChat.has(id) ? room.expected : []));
+    const pageProblems = expectedRows.length > 0 ? await compareMessages(client, stringifyJson(expectedRows), {
+      ledgerSchema: context.ledgerSchema,
+      showValuesChars: context.judge.showValues ? context.judge.valueChars : null,
+    }) : [];
+    problems.push(...pageProblems);
+    for (const row of expectedRows) expectedIds.push(row.id);
+    const keepParts = new Set(context.judge.showValues ? pageProblems.map((p) => p.id) : []);
+    for (const [roomId, room] of pageMessages) {
+      for (const row of room.expected) if (!keepParts.has(row.id)) row.parts = null;
+      const merged = messages.get(roomId);
+      if (!merged) messages.set(roomId, room);
+      else {
+        merged.expected.push(...room.expected);
+        merged.skipped.push(...room.skipped);
+        merged.converted += room.converted;
+      }
+    }
+  });
+  const added = await countAddedMessages(client, [...withChat], expectedIds);
   const problemsByRoom = new Map<string, MessageProblem[]>();
   for (const problem of problems) {
     const list = problemsByRoom.get(problem.room_id);
