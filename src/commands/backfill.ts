@@ -4,7 +4,7 @@ import { recordRunEndOrWarn } from '../db/runs.ts';
 import { quoteIdent } from '../db/sql-files.ts';
 import { countRoomsInScope, type RoomScope } from '../db/source-reads.ts';
 import type { DatabaseShape } from '../db/preflight.ts';
-import { ensureStateSchema, stateSchemaExists } from '../db/state-schema.ts';
+import { analyzeLedgers, ensureStateSchema, stateSchemaExists } from '../db/state-schema.ts';
 import type { ThrottleLimits } from '../db/throttle.ts';
 import { finishedBatchStats, joinOrStartRun } from '../db/work-queue.ts';
 import { CONVERTER_VERSION } from '../migration/convert.ts';
@@ -161,6 +161,7 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
   }
 
   const complete = runError === null && stopReason === 'done';
+  if (!options.dryRun) await analyzeLedgers(pool, stateSchema).catch(() => {});
   let runTotals: BackfillStats | undefined;
   if (complete && !options.dryRun && joined) {
     const totals = new BackfillTally();

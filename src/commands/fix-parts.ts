@@ -2,7 +2,7 @@ import { countMessagesInScope, planMessageRanges, resolveMessageScope, type Mess
 import { ensurePartsBackupTable, partsBackupExists } from '../db/fix-parts-state.ts';
 import { inspectDatabase } from '../db/preflight.ts';
 import { recordRunEndOrWarn, recordRunStart } from '../db/runs.ts';
-import { stateSchemaExists } from '../db/state-schema.ts';
+import { analyzeLedgers, stateSchemaExists } from '../db/state-schema.ts';
 import { withTransientRetry } from '../db/transactions.ts';
 import { CONVERTER_VERSION } from '../migration/convert.ts';
 import { ReportWriter } from '../report/report-writer.ts';
@@ -35,7 +35,10 @@ export async function fixParts(options: FixPartsOptions, context: CommandContext
   const { pool, stateSchema } = context;
   await inspectDatabase(pool, { target: true });
   const stateSchemaMissing = options.dryRun && !(await stateSchemaExists(pool, stateSchema));
-  return withCommandLease(context, 'fix-parts', options.dryRun, () => walkAndReport(options, context, stateSchemaMissing));
+  return withCommandLease(context, 'fix-parts', options.dryRun, async () => {
+    if (!options.dryRun) await analyzeLedgers(context.pool, context.stateSchema);
+    return walkAndReport(options, context, stateSchemaMissing);
+  });
 }
 
 async function walkAndReport(options: FixPartsOptions, context: CommandContext, stateSchemaMissing: boolean): Promise<RunSummary> {

@@ -43,3 +43,13 @@ export async function applyStateDdl(pool: pg.Pool, lockName: string, ddl: string
     client.release(broken);
   }
 }
+
+/**
+ * Refreshes the planner's statistics of the ledgers. They grow by hundreds of thousands of rows within
+ * one run, faster than autovacuum analyzes them, and with stale statistics the planner sorts the whole
+ * ledger for every batch of the next command (seen: fix-parts 20× slower). Cheap: ANALYZE samples.
+ */
+export async function analyzeLedgers(db: pg.Pool, schema: string): Promise<void> {
+  const state = quoteIdent(schema);
+  await db.query(`analyze ${state}.room_ledger, ${state}.target_ledger`);
+}
