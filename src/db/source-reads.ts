@@ -168,7 +168,7 @@ export async function readMemoriesOfRooms(client: pg.ClientBase, roomIds: readon
 
 // Memories converted and written per step inside a batch: bounds memory whatever a room's size (one
 // production room held 3,671 memories, some of them 100 kB+).
-export const MEMORY_PAGE_SIZE = 2_000;
+export const MEMORY_PAGE_SIZE = 1_000;
 
 /**
  * Every memory of the given rooms, in chat order, handed over `pageSize` at a time through an SQL cursor

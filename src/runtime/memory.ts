@@ -8,7 +8,7 @@ import vm from 'node:vm';
  * The same technique as jest's leak detector: expose `gc` through a flag, fetch it from a new context.
  */
 // Above this, a batch boundary may force a full collection.
-const SOFT_LIMIT_BYTES = 160 * 1024 * 1024;
+const SOFT_LIMIT_BYTES = 128 * 1024 * 1024;
 // ...but only when RSS has grown this much since the last one, so a steady live set doesn't collect every batch.
 const GROWTH_BEFORE_NEXT_GC_BYTES = 32 * 1024 * 1024;
 
