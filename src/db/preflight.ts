@@ -1,5 +1,6 @@
-import type pg from 'pg';
-import { PreconditionError } from '../runtime/errors.ts';
+import pg from 'pg';
+import { errorMessage, PreconditionError } from '../runtime/errors.ts';
+import { inTransaction } from './transactions.ts';
 
 /** Facts about the connected database that change what the tool does. */
 export interface DatabaseShape {
@@ -10,6 +11,11 @@ export interface DatabaseShape {
   readonly serverVersion: string;
   readonly currentUser: string;
 }
+
+// The preflight waits this long behind a conflicting lock before giving up with exit 2.
+const PREFLIGHT_LOCK_TIMEOUT_MS = 5_000;
+const PREFLIGHT_STATEMENT_TIMEOUT_MS = 30_000;
+const LOCK_NOT_AVAILABLE = '55P03';
 
 const RLS_TABLES = ['rooms', 'memories', 'sessions', 'chats', 'chat_messages'] as const;
 
@@ -41,6 +47,26 @@ interface ColumnRow {
  * problem and its fix.
  */
 export async function inspectDatabase(db: pg.Pool | pg.ClientBase, needs: { target: boolean }): Promise<DatabaseShape> {
+  if (!(db instanceof pg.Pool)) return await inspectWith(db, needs);
+  // information_schema.columns takes ACCESS SHARE on each table; behind a session holding ACCESS
+  // EXCLUSIVE (a migration, a VACUUM FULL) it would wait forever. Wait briefly, then say who blocks.
+  try {
+    return await inTransaction(
+      db,
+      { isolation: 'read committed', readOnly: true, lockTimeoutMs: PREFLIGHT_LOCK_TIMEOUT_MS, statementTimeoutMs: PREFLIGHT_STATEMENT_TIMEOUT_MS },
+      (client) => inspectWith(client, needs),
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+    throw new PreconditionError(
+      `Could not read the definition of the legacy and target tables within ${PREFLIGHT_LOCK_TIMEOUT_MS / 1000} s: ` +
+        `another session holds a conflicting lock on one of them (${errorMessage(error)}). Nothing was written. ` +
+        'Find it with: select pid, query from pg_stat_activity where pid in (select pid from pg_locks where not granted or mode = \'AccessExclusiveLock\'); then re-run.',
+    );
+  }
+}
+
+async function inspectWith(db: pg.ClientBase, needs: { target: boolean }): Promise<DatabaseShape> {
   const tables = needs.target ? Object.keys(REQUIRED_COLUMNS) : ['accounts', 'rooms', 'memories'];
   const { rows: columns } = await db.query<ColumnRow>(
     `select table_name, column_name, is_nullable, column_default, is_identity, is_generated
@@ -99,7 +125,7 @@ export async function inspectDatabase(db: pg.Pool | pg.ClientBase, needs: { targ
  * A role that neither owns an RLS-enabled table nor bypasses RLS sees no rows and no error, and every
  * check would then come out "clean". Refuse instead.
  */
-async function assertVisibleThroughRls(db: pg.Pool | pg.ClientBase, tables: readonly string[]): Promise<void> {
+async function assertVisibleThroughRls(db: pg.ClientBase, tables: readonly string[]): Promise<void> {
   const { rows } = await db.query<{ relname: string; hidden: boolean; role: string }>(
     `select c.relname,
             c.relrowsecurity

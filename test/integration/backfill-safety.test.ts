@@ -78,6 +78,21 @@ describe('backfill preflight', () => {
     }
   });
 
+  it('gives up with exit 2, not a hang, when another session holds a table lock during the preflight', async () => {
+    const locker = await env.pool.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table chats in access exclusive mode');
+      const result = await runCli(['backfill', '--json'], { databaseUrl: env.db.url });
+      expect(result.code).toBe(2);
+      expect(result.json!.error).toMatch(/conflicting lock/);
+      expect(result.json!.error).toMatch(/Nothing was written/);
+    } finally {
+      await locker.query('rollback');
+      locker.release();
+    }
+  });
+
   it('refuses to overlap an incompatible live run, naming it', async () => {
     const first = await runCli(['backfill', '--json'], { databaseUrl: env.db.url });
     expect(first.code).toBeLessThan(2);
