@@ -85,7 +85,10 @@ size (GNU time, else /proc VmHWM).
 ${table}
 Goals are reported, not asserted: backfill ≥ 0.5× the in-database baseline; ≥ 5× the original script's
 pattern; a re-run ≤ 0.1× the first run's time; peak RSS < 256 MB at every size; converter ≥ 5× the
-backfill rate.
+backfill rate; reconcile no slower than backfill; fix-parts ≥ 1× backfill's message rate;
+stamp-artist-id ≤ 2× the hand-written UPDATE (measured on the large database); snapshot + verify ≤ 2×
+pg_dump -Fc. "Two workers vs one" shows what a second process on the same 2 cores adds: both cores are
+already busy with Node and Postgres, so the gain is for spreading a run over machines.
 `;
   writeFileSync(path, doc);
 }

@@ -140,18 +140,26 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       log('Optional benches: stamp-artist-id, fix-parts, snapshot…');
       await resetTarget(small.pool);
       await tool('backfill', small);
-      rows.push(await stampArtistIdRow(small.url), await fixPartsRow(server.serverUrl, backfillRate), await snapshotRow(small.url));
+      rows.push(await fixPartsRow(server.serverUrl, backfillRate), await snapshotRow(small.url));
     }
     const rss: RssRow[] = [];
+    let large = small;
     for (const rooms of [options.small, options.large]) {
       const db = rooms === small.rooms ? small : await seeded(server, rooms, options.messagesPerRoom);
       if (db !== small) databases.push(db);
+      large = db;
       log(`Peak RSS at ${rooms} rooms (${db.memories} memories)…`);
       await resetTarget(db.pool);
       for (const command of ['backfill', 'reconcile', 'stamp-artist-id', 'fix-parts'].filter(cliExists)) {
         const run = await tool(command, db);
         rss.push({ command, rooms, memories: db.memories, peakRssMb: run.peakRssMb, seconds: run.seconds });
       }
+    }
+    if (options.optionalBenches) {
+      // On the large database (migrated above): on the small one the tool's fixed costs (catalog checks,
+      // lease, run record) would dwarf a 20 ms UPDATE.
+      log(`stamp-artist-id vs its hand-written UPDATE at ${large.rooms} rooms…`);
+      rows.push(await stampArtistIdRow(large.url));
     }
     const peak = Math.max(...rss.map((r) => r.peakRssMb ?? 0));
     rows.push({ name: 'peak RSS of any command, any size', tool: peak, baseline: null, unit: 'MB', ratio: null, goal: '< 256 MB', met: peak < 256 });
