@@ -1,3 +1,4 @@
+import { assertNoConflictingLease } from '../db/leases.ts';
 import { inspectDatabase } from '../db/preflight.ts';
 import { countRoomsInScope, planRoomRanges, type RoomRange, type RoomScope } from '../db/source-reads.ts';
 import { stateSchemaExists } from '../db/state-schema.ts';
@@ -31,13 +32,15 @@ const SHOWN_VALUE_CHARS = 200;
 /**
  * Audits the target against the source, room by room, and reads only: every batch runs in a read-only
  * transaction, and it takes no lease and records no run (a lease row is a write; see
- * docs/decisions/reconcile.md). Exit 1 on drift (with --baseline: on drift the baseline lacks).
+ * docs/decisions.md), but it refuses to start while drop-legacy or restore holds one. Exit 1 on drift (with --baseline: on drift the baseline lacks).
  */
 export async function reconcile(options: ReconcileOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, logger } = context;
   const shape = await inspectDatabase(pool, { target: true });
   const baseline = options.baseline ? await Baseline.load(options.baseline) : null;
   const ledgerSchema = (await stateSchemaExists(pool, context.stateSchema)) ? context.stateSchema : null;
+  // A teardown in progress would pull the legacy tables from under the audit.
+  if (ledgerSchema) await assertNoConflictingLease(pool, ledgerSchema, { command: 'reconcile', runId: context.runId });
   const batchContext: ReconcileBatchContext = {
     pool,
     shape,

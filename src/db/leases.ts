@@ -124,3 +124,23 @@ export async function acquireLease(
     },
   };
 }
+
+/**
+ * For read-only commands, which take no lease (a lease row is a write): refuse when a live lease of a
+ * command that must not run alongside is held by another run.
+ */
+export async function assertNoConflictingLease(pool: pg.Pool, schema: string, request: { command: string; runId: string }): Promise<void> {
+  const excluded = EXCLUDES[request.command] ?? [];
+  const { rows } = await pool.query<{ command: string; run_id: string; holder: string; expires_at: Date }>(
+    `select command, run_id, holder, expires_at from ${quoteIdent(schema)}.leases
+      where expires_at > now() and command = any($1::text[]) and run_id <> $2::uuid`,
+    [excluded, request.runId],
+  );
+  const blocking = rows.find((row) => !isDeadLocalHolder(row.holder));
+  if (blocking) {
+    throw new PreconditionError(
+      `A ${blocking.command} run (${blocking.run_id}, on ${blocking.holder}) is active, and ${request.command} must not ` +
+        `run alongside it. Wait for it to finish (\`recoup-migrate status\`); its lease expires by itself at ${blocking.expires_at.toISOString()} if that process is gone.`,
+    );
+  }
+}

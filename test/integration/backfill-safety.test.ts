@@ -107,6 +107,10 @@ describe('backfill preflight', () => {
       expect(result.code).toBe(2);
       expect(result.json!.error).toContain(runId);
       expect(result.json!.error).toContain('drop-legacy');
+      // reconcile takes no lease (it must not write) but still refuses to audit during a teardown.
+      const audit = await runCli(['reconcile', '--json'], { databaseUrl: env.db.url });
+      expect(audit.code).toBe(2);
+      expect(audit.json!.error).toContain(runId);
     } finally {
       await env.pool.query(`delete from recoup_migrate.leases where run_id = $1`, [runId]);
     }
