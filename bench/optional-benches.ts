@@ -48,16 +48,6 @@ export async function stampArtistIdRow(databaseUrl: string): Promise<BenchRow> {
   return { name: 'stamp-artist-id time vs the hand-written UPDATE (time ÷ time)', tool: toolMs, baseline: baselineMs, unit: 'ms', ratio, goal: '≤ 2×', met: ratio <= 2 };
 }
 
-/** fix-parts rows/s: `benchFixParts(serverUrl) → {rowsPerSecond}` (it makes its own scratch database). */
-export async function fixPartsRow(serverUrl: string, backfillRate: number): Promise<BenchRow> {
-  const module = await load('fix-parts.ts');
-  const run = module?.benchFixParts as ((url: string) => Promise<{ rowsPerSecond: number }>) | undefined;
-  if (!run) return notBuilt('fix-parts rows/s vs backfill', 'fix-parts.ts');
-  const { rowsPerSecond } = await tolerant(() => run(serverUrl));
-  const ratio = rowsPerSecond / backfillRate;
-  return { name: 'fix-parts rows/s vs backfill messages/s', tool: rowsPerSecond, baseline: backfillRate, unit: '/s', ratio, goal: '≥ 1×', met: ratio >= 1 };
-}
-
 /** The drop-legacy snapshot + verify vs `pg_dump -Fc` of the same tables: `benchSnapshot(databaseUrl)`. */
 export async function snapshotRow(databaseUrl: string): Promise<BenchRow> {
   const module = await load('snapshot.ts');
