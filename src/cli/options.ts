@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { DEFAULT_STATE_SCHEMA } from '../db/state-schema.ts';
 import type { RoomScope } from '../db/source-reads.ts';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -10,7 +11,7 @@ export function addCommonOptions(command: Command): Command {
     .option('--ssl-ca <file>', 'verify the server against this CA certificate (Supabase: its root certificate)')
     .option('--insecure-tls', 'encrypt without verifying the server certificate (allows a man in the middle)')
     .option('--allow-plaintext', 'allow a non-TLS connection to a non-local host')
-    .option('--state-schema <name>', "schema for the tool's own state", 'recoup_migrate')
+    .option('--state-schema <name>', "schema for the tool's own state", DEFAULT_STATE_SCHEMA)
     .option('--report-dir <dir>', 'where reports go (default ./recoup-migrate-reports/<command>-<run id>/)')
     .option('--json', 'print exactly one JSON summary on stdout')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')

@@ -125,7 +125,7 @@ async function convertMemories(memories: MemoryRow[], rooms: Map<string, RoomWor
     let content: unknown;
     try {
       content = parseJson(memory.content);
-    } catch (error) {
+    } catch {
       content = memory.content;
     }
     const conversion = await convertMemory({ id: memory.id, content, updatedAt: new Date(memory.updated_at) });

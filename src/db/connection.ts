@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { PreconditionError } from '../runtime/errors.ts';
-import type { Database } from './types.ts';
 
 export interface ConnectionOptions {
   /** --database-url, else DATABASE_URL, else the PG* variables (node-postgres reads those itself). */
@@ -124,8 +122,4 @@ export function createPool(connection: ResolvedConnection, max: number): pg.Pool
   // converting messages mid-transaction): its next query rejects instead, and the run handles that.
   pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
-}
-
-export function createKysely(pool: pg.Pool): Kysely<Database> {
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

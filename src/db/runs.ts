@@ -1,7 +1,8 @@
+import { sql } from 'kysely';
 import type pg from 'pg';
 import { errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { quoteIdent } from './sql-files.ts';
+import { execute, sqlBuilder } from './query-builder.ts';
 
 export const TOOL_VERSION = '0.1.0';
 
@@ -13,11 +14,17 @@ export interface RunRecord {
   converterVersion: number;
 }
 
-export async function recordRunStart(db: pg.Pool, schema: string, run: RunRecord): Promise<void> {
-  await db.query(
-    `insert into ${quoteIdent(schema)}.runs (run_id, command, scope, options, tool_version, converter_version)
-     values ($1, $2, $3::jsonb, $4::jsonb, $5, $6)`,
-    [run.runId, run.command, JSON.stringify(run.scope), JSON.stringify(run.options), TOOL_VERSION, run.converterVersion],
+export async function recordRunStart(db: pg.Pool | pg.ClientBase, schema: string, run: RunRecord): Promise<void> {
+  await execute(
+    db,
+    sqlBuilder.withSchema(schema).insertInto('runs').values({
+      run_id: run.runId,
+      command: run.command,
+      scope: JSON.stringify(run.scope),
+      options: JSON.stringify(run.options),
+      tool_version: TOOL_VERSION,
+      converter_version: run.converterVersion,
+    }),
   );
 }
 
@@ -28,11 +35,13 @@ export async function recordRunEnd(
   status: 'completed' | 'incomplete' | 'failed' | 'undone',
   summary: object,
 ): Promise<void> {
-  await db.query(
-    `update ${quoteIdent(schema)}.runs
-        set status = $2, finished_at = now(), heartbeat_at = now(), summary = $3::jsonb
-      where run_id = $1`,
-    [runId, status, JSON.stringify(summary)],
+  await execute(
+    db,
+    sqlBuilder
+      .withSchema(schema)
+      .updateTable('runs')
+      .set({ status, finished_at: sql`now()`, heartbeat_at: sql`now()`, summary: JSON.stringify(summary) })
+      .where('run_id', '=', runId),
   );
 }
 
@@ -48,17 +57,4 @@ export async function recordRunEndOrWarn(
   await recordRunEnd(db, schema, runId, status, summary).catch((error: unknown) =>
     logger.warn({ error: errorMessage(error) }, 'Could not record the end of the run'),
   );
-}
-
-export async function findRun(
-  db: pg.Pool,
-  schema: string,
-  runId: string,
-): Promise<{ command: string; status: string; dry: boolean } | null> {
-  const { rows } = await db.query<{ command: string; status: string }>(
-    `select command, status from ${quoteIdent(schema)}.runs where run_id = $1`,
-    [runId],
-  );
-  const row = rows[0];
-  return row ? { command: row.command, status: row.status, dry: false } : null;
 }

@@ -153,19 +153,6 @@ export interface MemoryRow {
   updated_at: string;
 }
 
-/** Every memory of the given rooms, in one query, in chat order: updated_at, then id. */
-export async function readMemoriesOfRooms(client: pg.ClientBase, roomIds: readonly string[]): Promise<MemoryRow[]> {
-  if (roomIds.length === 0) return [];
-  const { rows } = await client.query<MemoryRow>(
-    `select m.id::text, m.room_id::text, m.content::text as content, ${timestampTextSql('m.updated_at')} as updated_at
-       from public.memories m
-      where m.room_id = any($1::uuid[])
-      order by m.room_id, m.updated_at, m.id`,
-    [roomIds],
-  );
-  return rows;
-}
-
 // Memories converted and written per step inside a batch: bounds memory whatever a room's size (one
 // production room held 3,671 memories, some of them 100 kB+).
 export const MEMORY_PAGE_SIZE = 1_000;

@@ -7,6 +7,9 @@ import type { ColumnType, Generated } from 'kysely';
  */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json = ColumnType<string, string, string>;
+/** Columns with a default: optional on insert. (Generated<> would nest ColumnTypes.) */
+type TimestampWithDefault = ColumnType<Date, Date | string | undefined, Date | string>;
+type JsonWithDefault = ColumnType<string, string | undefined, string>;
 
 // Legacy
 export interface AccountsTable {
@@ -18,14 +21,14 @@ export interface RoomsTable {
   id: Generated<string>;
   account_id: string | null;
   topic: string | null;
-  updated_at: Generated<Timestamp>;
+  updated_at: TimestampWithDefault;
   artist_id: string | null;
 }
 export interface MemoriesTable {
   id: Generated<string>;
   room_id: string | null;
   content: Json;
-  updated_at: Generated<Timestamp>;
+  updated_at: TimestampWithDefault;
 }
 export interface SegmentsTable {
   id: Generated<string>;
@@ -34,7 +37,7 @@ export interface SegmentRoomsTable {
   id: Generated<string>;
   segment_id: string;
   room_id: string;
-  updated_at: Generated<Timestamp>;
+  updated_at: TimestampWithDefault;
 }
 export interface ErrorLogsTable {
   id: Generated<string>;
@@ -48,14 +51,14 @@ export interface ErrorLogsTable {
   stack_trace: string | null;
   telegram_message_id: string | null;
   tool_name: string | null;
-  created_at: Generated<Timestamp | null>;
+  created_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 export interface MemoryEmailsTable {
   id: Generated<string>;
   email_id: string;
   memory: string;
   message_id: string;
-  created_at: Generated<Timestamp>;
+  created_at: TimestampWithDefault;
 }
 
 // Target
@@ -69,7 +72,7 @@ export interface SessionsTable {
   branch: string | null;
   clone_url: string | null;
   is_new_branch: Generated<boolean>;
-  global_skill_refs: Generated<Json>;
+  global_skill_refs: JsonWithDefault;
   sandbox_state: Json | null;
   lifecycle_state: string | null;
   lifecycle_version: Generated<number>;
@@ -85,8 +88,8 @@ export interface SessionsTable {
   snapshot_size_bytes: number | null;
   cached_diff: Json | null;
   cached_diff_updated_at: Timestamp | null;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: TimestampWithDefault;
+  updated_at: TimestampWithDefault;
   /** Added by stamp-artist-id; may be missing (see TargetShape.hasArtistId). */
   artist_id: string | null;
 }
@@ -97,22 +100,22 @@ export interface ChatsTable {
   model_id: string | null;
   active_stream_id: string | null;
   last_assistant_message_at: Timestamp | null;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: TimestampWithDefault;
+  updated_at: TimestampWithDefault;
 }
 export interface ChatMessagesTable {
   id: string;
   chat_id: string;
   role: 'user' | 'assistant';
   parts: Json;
-  created_at: Generated<Timestamp>;
+  created_at: TimestampWithDefault;
 }
 export interface ChatReadsTable {
   account_id: string;
   chat_id: string;
-  last_read_at: Generated<Timestamp>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  last_read_at: TimestampWithDefault;
+  created_at: TimestampWithDefault;
+  updated_at: TimestampWithDefault;
 }
 export interface WorkflowRunsTable {
   id: string;
@@ -122,20 +125,20 @@ export interface WorkflowRunsTable {
   started_at: Timestamp;
   finished_at: Timestamp;
   total_duration_ms: number;
-  created_at: Generated<Timestamp>;
+  created_at: TimestampWithDefault;
 }
 
 // State schema (queried with .withSchema(stateSchema))
 export interface RunsTable {
   run_id: string;
   command: string;
-  scope: Generated<Json>;
-  options: Generated<Json>;
+  scope: JsonWithDefault;
+  options: JsonWithDefault;
   status: Generated<'running' | 'completed' | 'incomplete' | 'failed' | 'undone'>;
   tool_version: string;
   converter_version: number;
-  started_at: Generated<Timestamp>;
-  heartbeat_at: Generated<Timestamp>;
+  started_at: TimestampWithDefault;
+  heartbeat_at: TimestampWithDefault;
   finished_at: Timestamp | null;
   summary: Json | null;
 }
@@ -144,7 +147,7 @@ export interface LeasesTable {
   run_id: string;
   command: string;
   holder: string;
-  acquired_at: Generated<Timestamp>;
+  acquired_at: TimestampWithDefault;
   expires_at: Timestamp;
 }
 export interface RoomLedgerTable {
@@ -156,9 +159,9 @@ export interface RoomLedgerTable {
   reasons: Generated<string[]>;
   memories_total: Generated<number>;
   memories_skipped: Generated<number>;
-  skipped: Generated<Json>;
+  skipped: JsonWithDefault;
   run_id: string;
-  updated_at: Generated<Timestamp>;
+  updated_at: TimestampWithDefault;
 }
 export interface TargetLedgerTable {
   kind: 'session' | 'chat' | 'message';
@@ -168,7 +171,7 @@ export interface TargetLedgerTable {
   inserted_by: string | null;
   written_by: string;
   converter_version: number;
-  written_at: Generated<Timestamp>;
+  written_at: TimestampWithDefault;
 }
 
 export interface Database {

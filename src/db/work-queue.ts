@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { isDeadLocalHolder, LEASE_TTL_SECONDS } from './leases.ts';
 import { scopeFilter, type RoomRange, type RoomScope } from './source-reads.ts';
 import { quoteIdent } from './sql-files.ts';
-import { TOOL_VERSION } from './runs.ts';
+import { recordRunStart } from './runs.ts';
 
 /**
  * The batches of a shared run, coordinated through the state schema only: a run row holds a keyset
@@ -67,11 +67,7 @@ export async function joinOrStartRun(
     );
   }
   if (live) return { runId: live.run_id, joined: true };
-  await client.query(
-    `insert into ${state}.runs (run_id, command, scope, options, tool_version, converter_version)
-     values ($1, $2, $3::jsonb, $4::jsonb, $5, $6)`,
-    [proposedRunId, run.command, JSON.stringify(run.scope), JSON.stringify(run.options), TOOL_VERSION, run.converterVersion],
-  );
+  await recordRunStart(client, schema, { runId: proposedRunId, ...run });
   return { runId: proposedRunId, joined: false };
 }
 

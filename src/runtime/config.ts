@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_STATE_SCHEMA } from '../db/state-schema.ts';
 import { LOG_LEVELS } from './logger.ts';
 
 /**
@@ -17,7 +18,7 @@ export const connectionFlags = {
 };
 
 export const outputFlags = {
-  stateSchema: identifier.default('recoup_migrate'),
+  stateSchema: identifier.default(DEFAULT_STATE_SCHEMA),
   reportDir: z.string().min(1).optional(),
   json: z.boolean().default(false),
   logLevel: z.enum(LOG_LEVELS).default('info'),

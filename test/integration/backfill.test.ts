@@ -6,7 +6,7 @@ import { stringifyJson } from '../../src/migration/json.ts';
 import { sessionIdForRoom } from '../../src/migration/session-id.ts';
 import { runCli } from '../support/cli.ts';
 import { loadMessageFixtures } from '../support/fixtures.ts';
-import { createMigrationDatabase, insertAccount, insertMemory, insertRoom, targetSnapshot } from '../support/legacy-data.ts';
+import { createMigrationDatabase, insertAccount, insertMemory, insertRoom } from '../support/legacy-data.ts';
 
 type Db = Awaited<ReturnType<typeof createMigrationDatabase>>;
 
