@@ -22,20 +22,77 @@ function keepLastDuplicate(info: { newValue: unknown }): unknown {
 /**
  * A number token whose text might not survive a double: 15 or more digits (with any dots among them),
  * or an exponent. Any number with at most 15 significant digits and no exponent round-trips through a
- * double exactly (DBL_DIG = 15), so text without such a run can take the native parser. Digits inside
- * strings can match too; that only costs the slower path.
+ * double exactly (DBL_DIG = 15), so text without such a number can take the native parser.
  */
-const POSSIBLY_UNSAFE_NUMBER = /\d[\d.]{14}|\d[eE]/;
+const POSSIBLY_UNSAFE_NUMBER = /\d[\d.]{14}|\d[eE]/g;
+const BACKSLASH = 92;
 
 export function parseJson(text: string): unknown {
-  if (!POSSIBLY_UNSAFE_NUMBER.test(text)) return JSON.parse(text);
+  if (!hasPossiblyUnsafeNumber(text)) return JSON.parse(text);
   return parse(text, null, { parseNumber, onDuplicateKey: keepLastDuplicate });
 }
 
+/**
+ * Whether a match of POSSIBLY_UNSAFE_NUMBER lies outside every string literal. Most matches are inside
+ * strings (uuids: "…4e…", long ids), and those need no lossless parse. Malformed text answers true, so
+ * that it reaches the lossless parser and its error.
+ */
+export function hasPossiblyUnsafeNumber(text: string): boolean {
+  let from = 0;
+  let stringsScannedTo = 0;
+  for (;;) {
+    POSSIBLY_UNSAFE_NUMBER.lastIndex = from;
+    const match = POSSIBLY_UNSAFE_NUMBER.exec(text);
+    if (match === null) return false;
+    // Walk the strings that open before the match, starting where the last walk stopped.
+    let position = Math.max(from, stringsScannedTo);
+    let insideStringEndingAt = -1;
+    for (;;) {
+      const open = text.indexOf('"', position);
+      if (open === -1 || open > match.index) break;
+      const close = closingQuote(text, open);
+      if (close === -1) return true;
+      if (close > match.index) {
+        insideStringEndingAt = close;
+        break;
+      }
+      position = close + 1;
+    }
+    if (insideStringEndingAt === -1) return true;
+    from = insideStringEndingAt + 1;
+    stringsScannedTo = from;
+  }
+}
+
+function closingQuote(text: string, open: number): number {
+  let at = open;
+  for (;;) {
+    at = text.indexOf('"', at + 1);
+    if (at === -1) return -1;
+    let backslashes = 0;
+    while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return at;
+  }
+}
+
+/** JSON text of a value; LosslessNumbers are written as their exact text. */
 export function stringifyJson(value: unknown): string {
-  const text = stringify(value);
+  const text = containsLosslessNumber(value) ? stringify(value) : JSON.stringify(value);
   if (text === undefined) throw new TypeError('value has no JSON representation');
   return text;
+}
+
+function containsLosslessNumber(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (containsLosslessNumber(item)) return true;
+    return false;
+  }
+  if (isLosslessNumber(value)) return true;
+  for (const key in value) {
+    if (containsLosslessNumber((value as JsonObject)[key])) return true;
+  }
+  return false;
 }
 
 /** A plain JSON object: not null, not an array, not a LosslessNumber or other class instance. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   canonicalJson,
+  hasPossiblyUnsafeNumber,
   isJsonObject,
   isLosslessNumber,
   LosslessNumber,
@@ -42,6 +43,19 @@ describe('parseJson', () => {
     expect(parseJson(text)).toEqual(JSON.parse(text));
   });
 
+  it.each([
+    ['{"id":"0f3e4a1b-4e5f-4a7b-9c1d-2e3f4a5b6c7d"}', false, 'hex digits before an e, inside a string'],
+    ['{"phone":"123456789012345678"}', false, 'a long digit run inside a string'],
+    ['{"s":"a\\"1e5","n":1}', false, 'an escaped quote does not end the string'],
+    ['{"s":"a\\\\","n":1234567890123456789}', true, 'an escaped backslash before the closing quote'],
+    ['{"a":"x","n":12345678901234567}', true, 'a long number after a string'],
+    ['[1e5,"x"]', true, 'an exponent outside strings'],
+    ['{"a":"1e5","b":"2E3","c":3}', false, 'exponents only inside strings'],
+    ['{"a":"unterminated 1e5', true, 'malformed text goes to the lossless parser'],
+  ])('hasPossiblyUnsafeNumber(%s) is %s: %s', (text, expected) => {
+    expect(hasPossiblyUnsafeNumber(text)).toBe(expected);
+  });
+
   it('keeps the last of duplicate keys, as JSON.parse and jsonb do', () => {
     expect(parseJson('{"a":1,"a":2}')).toEqual({ a: 2 });
     expect(parseJson('{"a":1,"a":12345678901234567890}')).toEqual({ a: new LosslessNumber('12345678901234567890') });
@@ -64,6 +78,16 @@ describe('stringifyJson', () => {
   it('writes big numbers back exactly as they were read', () => {
     const text = '{"input":{"id":12345678901234567890,"ratio":0.12345678901234567890123},"ok":[1,2.5,"s",null,false]}';
     expect(stringifyJson(parseJson(text))).toBe(text);
+  });
+
+  it('writes a big number nested deep in arrays and objects (the lossless path) exactly', () => {
+    const text = '[{"a":[{"b":{"c":[1,12345678901234567890]}}]}]';
+    expect(stringifyJson(parseJson(text))).toBe(text);
+  });
+
+  it('writes values without lossless numbers exactly as JSON.stringify does', () => {
+    const value = { s: 'é"\\\n', n: [0, -1.5, 1e21], nested: { t: true, f: null }, d: new Date(0), u: [undefined] };
+    expect(stringifyJson(value)).toBe(JSON.stringify(value));
   });
 
   it('drops undefined object values like JSON.stringify and refuses a value with no JSON form', () => {
