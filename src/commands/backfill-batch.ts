@@ -14,7 +14,7 @@ import {
 } from '../db/source-reads.ts';
 import { CHATS_TABLE, MESSAGES_TABLE, sessionsTable } from '../db/target-tables.ts';
 import { inTransaction } from '../db/transactions.ts';
-import { ledgerEntriesFor, trackedWrite, writeTargetLedger } from '../db/tracked-write.ts';
+import { trackedWrite } from '../db/tracked-write.ts';
 import { CONVERTER_VERSION, convertMemory } from '../migration/convert.ts';
 import { parseJson, stringifyJson } from '../migration/json.ts';
 import type { MappedRoom } from '../migration/map-room.ts';
@@ -109,8 +109,7 @@ async function migrateRooms(client: pg.ClientBase, context: BackfillBatchContext
   await forEachMemoryPage(client, migrating.map((w) => w.row.id), MEMORY_PAGE_SIZE, async (memories) => {
     const messages = await convertMemories(memories, byRoom);
     if (messages.length === 0) return;
-    const outcomes = await trackedWrite(client, MESSAGES_TABLE, context.stateSchema, stringifyJson(messages));
-    await writeTargetLedger(client, context.stateSchema, 'message', ledgerEntriesFor(outcomes), runOf(context));
+    const outcomes = await trackedWrite(client, MESSAGES_TABLE, context.stateSchema, stringifyJson(messages), runOf(context));
     tallyOutcomes(byRoom, 'messages', outcomes);
   });
   finishRoomResults(migrating);
@@ -163,11 +162,9 @@ async function writeRoomRows(client: pg.ClientBase, context: BackfillBatchContex
     return { id: c.id, room_id: w.row.id, session_id: c.sessionId, title: c.title, created_at: w.row.updated_at };
   });
   const byRoom = new Map(rooms.map((w) => [w.row.id, w]));
-  const sessionOutcomes = await trackedWrite(client, sessionsTable(context.shape.sessionsHasArtistId), context.stateSchema, JSON.stringify(sessions));
-  await writeTargetLedger(client, context.stateSchema, 'session', ledgerEntriesFor(sessionOutcomes), runOf(context));
+  const sessionOutcomes = await trackedWrite(client, sessionsTable(context.shape.sessionsHasArtistId), context.stateSchema, JSON.stringify(sessions), runOf(context));
   tallyOutcomes(byRoom, 'sessions', sessionOutcomes);
-  const chatOutcomes = await trackedWrite(client, CHATS_TABLE, context.stateSchema, JSON.stringify(chats));
-  await writeTargetLedger(client, context.stateSchema, 'chat', ledgerEntriesFor(chatOutcomes), runOf(context));
+  const chatOutcomes = await trackedWrite(client, CHATS_TABLE, context.stateSchema, JSON.stringify(chats), runOf(context));
   tallyOutcomes(byRoom, 'chats', chatOutcomes);
 }
 

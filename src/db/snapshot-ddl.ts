@@ -40,17 +40,16 @@ export class Retarget {
 }
 
 /** CREATE TABLE with the columns only; constraints, indexes and the rest come after the data. */
-export function createTableSql(table: TableSnapshot, target: string, options: { temporary?: boolean } = {}): string {
+export function createTableSql(table: TableSnapshot, target: string): string {
   const columns = table.columns.map((column) => {
     const parts = [quoteIdent(column.name), column.type];
     if (column.collation) parts.push(`collate ${column.collation}`);
-    if (options.temporary) return parts.join(' ');
     if (column.generated) parts.push(`generated always as (${column.generated}) stored`);
     else if (column.default !== null) parts.push(`default ${column.default}`);
     if (column.notNull) parts.push('not null');
     return parts.join(' ');
   });
-  return `create ${options.temporary ? 'temporary ' : ''}table ${target} (\n  ${columns.join(',\n  ')}\n)`;
+  return `create table ${target} (\n  ${columns.join(',\n  ')}\n)`;
 }
 
 /** Keys, checks, indexes, triggers, RLS, policies and grants of one table, in an order that works. */

@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { PreconditionError } from '../runtime/errors.ts';
+import { digestFile } from './snapshot-file-digest.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const UNMIGRATED_FILE = 'unmigrated.jsonl';
@@ -51,7 +49,7 @@ export type SnapshotManifest = z.infer<typeof manifestSchema>;
 export type TableSnapshot = SnapshotManifest['tables'][number];
 
 export async function writeManifest(dir: string, manifest: SnapshotManifest): Promise<void> {
-  await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: SNAPSHOT_FILE_MODE, flag: 'wx' });
+  await writeFile(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`, { mode: SNAPSHOT_FILE_MODE, flag: 'wx', flush: true });
 }
 
 export async function readManifest(dir: string): Promise<SnapshotManifest> {
@@ -76,40 +74,38 @@ export async function readManifest(dir: string): Promise<SnapshotManifest> {
   return parsed.data;
 }
 
-/** sha256 and size of a file, streamed. */
-export async function hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  await pipeline(createReadStream(path), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) {
-      hash.update(chunk);
-      bytes += chunk.length;
-    }
-  });
-  return { sha256: hash.digest('hex'), bytes };
-}
-
 export interface FileCheck {
   file: string;
   ok: boolean;
   detail: string;
 }
 
-/** Each file of the snapshot against the sha256 and size the manifest recorded when it was written. */
+/**
+ * Each file of the snapshot, read back from disk, against what the manifest recorded as it was written:
+ * sha256 and size of the bytes, and its row count (lines). A changed byte anywhere changes the sha256.
+ */
 export async function checkSnapshotFiles(dir: string, manifest: SnapshotManifest): Promise<FileCheck[]> {
   const expected = [
-    ...manifest.tables.map((t) => ({ file: t.data.file, sha256: t.data.sha256, bytes: t.data.bytes as number | null })),
-    { file: manifest.unmigrated.file, sha256: manifest.unmigrated.sha256, bytes: null },
+    ...manifest.tables.map((t) => ({ file: t.data.file, sha256: t.data.sha256, bytes: t.data.bytes as number | null, rows: t.data.rows })),
+    { file: manifest.unmigrated.file, sha256: manifest.unmigrated.sha256, bytes: null, rows: manifest.unmigrated.memories + manifest.unmigrated.rooms },
   ];
   const checks: FileCheck[] = [];
   for (const item of expected) {
     try {
-      const actual = await hashFile(join(dir, item.file));
-      const ok = actual.sha256 === item.sha256 && (item.bytes === null || actual.bytes === item.bytes);
-      checks.push({ file: item.file, ok, detail: ok ? 'sha256 matches' : `sha256 ${actual.sha256} (${actual.bytes} bytes), manifest says ${item.sha256}` });
+      const actual = await digestFile(join(dir, item.file));
+      const ok = actual.sha256 === item.sha256 && (item.bytes === null || actual.bytes === item.bytes) && actual.lines === item.rows;
+      checks.push({
+        file: item.file,
+        ok,
+        detail: ok ? `sha256 matches, ${actual.lines} rows` : `${describeFile({ ...actual, rows: actual.lines })}, manifest says ${describeFile(item)}`,
+      });
     } catch (error) {
       checks.push({ file: item.file, ok: false, detail: `cannot read: ${(error as Error).message}` });
     }
   }
   return checks;
+}
+
+function describeFile(file: { sha256: string; bytes: number | null; rows: number }): string {
+  return `sha256 ${file.sha256} (${file.bytes === null ? '' : `${file.bytes} bytes, `}${file.rows} rows)`;
 }

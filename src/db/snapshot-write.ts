@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readdir, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -7,11 +6,12 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { KeptForeignKey, TableName } from './dependents.ts';
-import { applySnapshotSettings, tableChecksum } from './snapshot-checksum.ts';
+import { applySnapshotSettings, tableChecksum, type TableChecksum } from './snapshot-checksum.ts';
+import { StreamDigest, syncDirectory, type FileDigest } from './snapshot-file-digest.ts';
 import { SNAPSHOT_DIR_MODE, SNAPSHOT_FILE_MODE, SNAPSHOT_FORMAT, UNMIGRATED_FILE, writeManifest, type SnapshotManifest, type TableSnapshot } from './snapshot-manifest.ts';
-import { copiedColumns, readTableStructure } from './snapshot-structure.ts';
+import { copiedColumns, readTableStructure, type TableStructure } from './snapshot-structure.ts';
 import { quoteIdent } from './sql-files.ts';
-import { countUnmigrated, unmigratedRowsSql } from './snapshot-unmigrated.ts';
+import { countUnmigrated, unmigratedRowsSql, type UnmigratedCounts } from './snapshot-unmigrated.ts';
 
 /** A reason the snapshot cannot be taken that the operator can fix: reported as a failed gate. */
 export class SnapshotRefusal extends Error {
@@ -47,7 +47,11 @@ export async function assertEmptySnapshotDir(dir: string): Promise<void> {
 /**
  * Writes structure and data of every plan table from one repeatable-read transaction that first takes
  * ACCESS SHARE on all of them (as pg_dump does), so no table can be dropped or altered mid-snapshot and
- * every file shows the same moment. Data is streamed with COPY; nothing is held in memory.
+ * every file shows the same moment. Data is streamed with COPY; nothing is held in memory. As each file
+ * is written its bytes are digested (sha256, size, rows), and a second connection that imports the same
+ * snapshot (pg_export_snapshot, as `pg_dump -j` does) computes each table's content checksum meanwhile:
+ * the manifest ties the exact bytes on disk to the live rows they came from, at no extra pass over the
+ * data. Every file and the directory are fsynced before the manifest names them.
  */
 export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotInput): Promise<SnapshotManifest> {
   const absolute = resolve(dir);
@@ -56,30 +60,49 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
   await chmod(absolute, SNAPSHOT_DIR_MODE);
   await assertDiskSpace(pool, absolute, input.tables);
 
-  const client = await pool.connect();
+  const clients: pg.PoolClient[] = [];
   try {
-    await client.query('begin isolation level repeatable read read only');
-    await applySnapshotSettings(client, input);
-    await client.query(`lock table ${input.tables.map((t) => t.printed).join(', ')} in access share mode`);
-    const { rows: info } = await client.query<{ snapshot: string; version: string; database: string }>(
+    const reader = await pool.connect();
+    clients.push(reader);
+    await reader.query('begin isolation level repeatable read read only');
+    await applySnapshotSettings(reader, input);
+    await reader.query(`lock table ${input.tables.map((t) => t.printed).join(', ')} in access share mode`);
+    const { rows: info } = await reader.query<{ snapshot: string; version: string; database: string; exported: string }>(
       `select pg_catalog.txid_current_snapshot()::text as snapshot, pg_catalog.current_setting('server_version') as version,
-              pg_catalog.current_database() as database`,
+              pg_catalog.current_database() as database, pg_catalog.pg_export_snapshot() as exported`,
     );
-    const tables: TableSnapshot[] = [];
+    const checker = await pool.connect();
+    clients.push(checker);
+    await joinSnapshot(checker, info[0]?.exported ?? '', input);
+
+    // Each table's checksum is queued on the checker as soon as its columns are known, and runs while
+    // the reader reads the next structures and streams the data files.
+    const structures: TableStructure[] = [];
+    const pending: Promise<TableChecksum>[] = [];
     for (const table of input.tables) {
-      const structure = await readTableStructure(client, table);
-      const columns = copiedColumns(structure);
-      const checksum = await tableChecksum(client, table.printed, columns);
-      const file = `${table.schema}.${table.name}.copy`;
-      const written = await copyOut(client, `copy ${table.printed} (${columns.map(quoteIdent).join(', ')}) to stdout`, join(absolute, file));
-      tables.push({ ...structure, data: { file, columns, rows: checksum.rows, digest: checksum.digest, ...written } });
+      const structure = await readTableStructure(reader, table);
+      structures.push(structure);
+      pending.push(settleLater(tableChecksum(checker, structure.printed, copiedColumns(structure))));
     }
-    const names = new Set(input.tables.map((t) => `${t.schema}.${t.name}`));
-    const hasRooms = names.has('public.rooms');
-    const hasMemories = names.has('public.memories');
-    const unmigrated = await countUnmigrated(client, { rooms: hasRooms, memories: hasMemories });
-    const rejects = await copyOut(client, `copy (${unmigratedRowsSql({ rooms: hasRooms, memories: hasMemories })}) to stdout`, join(absolute, UNMIGRATED_FILE));
-    await client.query('commit');
+    const inPlan = inPlanFlags(input.tables);
+    const counted = settleLater(countUnmigrated(checker, inPlan));
+    const files = await writeDataFiles(reader, absolute, structures, inPlan);
+    const sums = await Promise.all(pending);
+    const unmigrated = await counted;
+
+    const tables: TableSnapshot[] = structures.map((structure, index) => {
+      const file = files.tables[index]!;
+      const checksum = sums[index]!;
+      // Both connections read the same snapshot, so this only fails if that premise does.
+      if (file.digest.lines !== checksum.rows) {
+        throw new Error(`${structure.printed}: COPY wrote ${file.digest.lines} rows but the checksum counted ${checksum.rows} in the same snapshot; the snapshot is not consistent.`);
+      }
+      return { ...structure, data: { file: file.file, columns: copiedColumns(structure), rows: checksum.rows, digest: checksum.digest, sha256: file.digest.sha256, bytes: file.digest.bytes } };
+    });
+    if (files.rejects.lines !== unmigrated.memories + unmigrated.rooms) {
+      throw new Error(`${UNMIGRATED_FILE}: COPY wrote ${files.rejects.lines} rows but ${unmigrated.memories + unmigrated.rooms} were counted in the same snapshot; the snapshot is not consistent.`);
+    }
+    for (const client of clients) await client.query('commit');
     const manifest: SnapshotManifest = {
       format: SNAPSHOT_FORMAT,
       toolVersion: input.toolVersion,
@@ -90,31 +113,80 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
       tables,
       keptForeignKeys: [...input.keptForeignKeys],
       dropOrder: [...input.dropOrder],
-      unmigrated: { memories: unmigrated.memories, rooms: unmigrated.rooms, file: UNMIGRATED_FILE, sha256: rejects.sha256 },
+      unmigrated: { memories: unmigrated.memories, rooms: unmigrated.rooms, file: UNMIGRATED_FILE, sha256: files.rejects.sha256 },
     };
     // Written last: a directory without a manifest is an unfinished snapshot.
     await writeManifest(absolute, manifest);
+    await syncDirectory(absolute);
     return manifest;
   } catch (error) {
-    await client.query('rollback').catch(() => {});
+    // Closing the connections ends their transactions, even with a COPY cut off mid-stream.
+    for (const client of clients.splice(0)) client.release(true);
     throw error;
   } finally {
-    client.release();
+    for (const client of clients) client.release();
   }
 }
 
-async function copyOut(client: pg.PoolClient, statement: string, path: string): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
+/** A second connection on the reader's snapshot: begin, import it, same settings, same locks. */
+async function joinSnapshot(client: pg.PoolClient, exported: string, input: SnapshotInput): Promise<void> {
+  // SET TRANSACTION SNAPSHOT takes no parameters; an exported snapshot id is hex digits and dashes.
+  if (!/^[0-9A-F-]+$/i.test(exported)) throw new Error(`Unexpected exported snapshot id ${JSON.stringify(exported)} from pg_export_snapshot().`);
+  await client.query('begin isolation level repeatable read read only');
+  await client.query(`set transaction snapshot '${exported}'`);
+  await applySnapshotSettings(client, input);
+  // The reader holds these already. Taken up front (as pg_dump -j's workers do) so that an ALTER queued
+  // behind the reader's locks, which this connection would wait behind, fails the snapshot here after
+  // lock_timeout, before any work.
+  await client.query(`lock table ${input.tables.map((t) => t.printed).join(', ')} in access share mode`);
+}
+
+interface InPlan {
+  rooms: boolean;
+  memories: boolean;
+}
+
+function inPlanFlags(tables: readonly TableName[]): InPlan {
+  const names = new Set(tables.map((t) => `${t.schema}.${t.name}`));
+  return { rooms: names.has('public.rooms'), memories: names.has('public.memories') };
+}
+
+async function writeDataFiles(
+  reader: pg.PoolClient,
+  dir: string,
+  structures: readonly TableStructure[],
+  inPlan: InPlan,
+): Promise<{ tables: { file: string; digest: FileDigest }[]; rejects: FileDigest }> {
+  const tables = [];
+  for (const structure of structures) {
+    const file = `${structure.schema}.${structure.name}.copy`;
+    const statement = `copy ${structure.printed} (${copiedColumns(structure).map(quoteIdent).join(', ')}) to stdout`;
+    tables.push({ file, digest: await copyOut(reader, statement, join(dir, file)) });
+  }
+  const rejects = await copyOut(reader, `copy (${unmigratedRowsSql(inPlan)}) to stdout`, join(dir, UNMIGRATED_FILE));
+  return { tables, rejects };
+}
+
+/**
+ * Marks a promise as handled so that its rejection, if it comes while the caller is still awaiting
+ * something else (or after it gave up), does not crash the process; awaiting it still throws.
+ */
+function settleLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+/** Streams a COPY to a new file (mode 0600, fsynced on close), digesting the bytes as they pass. */
+async function copyOut(client: pg.PoolClient, statement: string, path: string): Promise<FileDigest> {
+  const digest = new StreamDigest();
   const tap = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
+      digest.update(chunk);
       done(null, chunk);
     },
   });
-  await pipeline(client.query(copyTo(statement)), tap, createWriteStream(path, { mode: SNAPSHOT_FILE_MODE, flags: 'wx' }));
-  return { sha256: hash.digest('hex'), bytes };
+  await pipeline(client.query(copyTo(statement)), tap, createWriteStream(path, { mode: SNAPSHOT_FILE_MODE, flags: 'wx', flush: true }));
+  return digest.result();
 }
 
 /**

@@ -17,8 +17,6 @@ export interface TrackedOutcome {
   id: string;
   roomId: string;
   action: TrackedAction;
-  digest: string;
-  ledgerDigest: string | null;
   inserted: boolean;
   updated: boolean;
 }
@@ -37,8 +35,10 @@ export interface TrackedTable {
 
 /**
  * Inserts the expected rows that are absent and brings up to date the ones that still hold what the
- * tool wrote, in one set-based statement; everything else is left alone and classified. The rows arrive
- * as one jsonb array (`json`, which must include `id` and `room_id`), so nothing is spliced into SQL.
+ * tool wrote, in one set-based statement; everything else is left alone and classified. The same
+ * statement records in the target ledger the digest of every row written, or adopted because the target
+ * already holds exactly it. The rows arrive as one jsonb array (`json`, which must include `id` and
+ * `room_id`), so nothing is spliced into SQL.
  *
  * Run it in a REPEATABLE READ transaction: the classification and the writes then see one snapshot, and
  * a row changed concurrently after it makes the UPDATE fail with a serialization error instead of
@@ -49,6 +49,7 @@ export async function trackedWrite(
   spec: TrackedTable,
   stateSchema: string,
   json: string,
+  run: { runId: string; converterVersion: number },
 ): Promise<TrackedOutcome[]> {
   const ledger = `${quoteIdent(stateSchema)}.target_ledger`;
   const insertColumns = Object.keys(spec.insert);
@@ -82,61 +83,28 @@ export async function trackedWrite(
         from classified c
        where c.action = 'update' and cur.id = c.id
       returning cur.id
+    ), outcomes as (
+      select c.id, c.room_id, c.action, c.digest, c.ledger_digest,
+             ins.id is not null as inserted, upd.id is not null as updated
+        from classified c
+        left join inserted ins on ins.id = c.id
+        left join updated upd on upd.id = c.id
+    ), ledgered as (
+      insert into ${ledger} (kind, id, room_id, digest, inserted_by, written_by, converter_version)
+      select '${spec.kind}', o.id, o.room_id, o.digest, case when o.inserted then $2::uuid end, $2::uuid, $3
+        from outcomes o
+       where o.inserted or o.updated or (o.action = 'equal' and o.ledger_digest is distinct from o.digest)
+      on conflict (kind, id) do update
+        set digest = excluded.digest,
+            inserted_by = coalesce(excluded.inserted_by, ${ledger}.inserted_by),
+            written_by = excluded.written_by,
+            converter_version = excluded.converter_version,
+            written_at = now()
     )
-    select c.id, c.room_id::text as room_id, c.action, c.digest, c.ledger_digest,
-           ins.id is not null as inserted, upd.id is not null as updated
-      from classified c
-      left join inserted ins on ins.id = c.id
-      left join updated upd on upd.id = c.id`;
-  const { rows } = await client.query<{
-    id: string;
-    room_id: string;
-    action: TrackedAction;
-    digest: string;
-    ledger_digest: string | null;
-    inserted: boolean;
-    updated: boolean;
-  }>(sql, [json]);
-  return rows.map((row) => ({
-    id: row.id,
-    roomId: row.room_id,
-    action: row.action,
-    digest: row.digest,
-    ledgerDigest: row.ledger_digest,
-    inserted: row.inserted,
-    updated: row.updated,
-  }));
-}
-
-/** Target rows whose ledger entry must be written: what the tool wrote, or adopted as equal. */
-export function ledgerEntriesFor(outcomes: readonly TrackedOutcome[]): TrackedOutcome[] {
-  return outcomes.filter(
-    (o) => o.inserted || o.updated || (o.action === 'equal' && o.ledgerDigest !== o.digest),
+    select o.id, o.room_id::text as room_id, o.action, o.inserted, o.updated from outcomes o`;
+  const { rows } = await client.query<{ id: string; room_id: string; action: TrackedAction; inserted: boolean; updated: boolean }>(
+    sql,
+    [json, run.runId, run.converterVersion],
   );
-}
-
-export async function writeTargetLedger(
-  client: pg.ClientBase,
-  stateSchema: string,
-  kind: TrackedTable['kind'],
-  entries: readonly TrackedOutcome[],
-  run: { runId: string; converterVersion: number },
-): Promise<void> {
-  if (entries.length === 0) return;
-  const json = JSON.stringify(
-    entries.map((e) => ({ id: e.id, room_id: e.roomId, digest: e.digest, inserted: e.inserted })),
-  );
-  await client.query(
-    `insert into ${quoteIdent(stateSchema)}.target_ledger
-       (kind, id, room_id, digest, inserted_by, written_by, converter_version)
-     select $1, t.id, t.room_id, t.digest, case when t.inserted then $2::uuid end, $2::uuid, $3
-       from jsonb_to_recordset($4::jsonb) as t(id text, room_id uuid, digest text, inserted boolean)
-     on conflict (kind, id) do update
-       set digest = excluded.digest,
-           inserted_by = coalesce(excluded.inserted_by, ${quoteIdent(stateSchema)}.target_ledger.inserted_by),
-           written_by = excluded.written_by,
-           converter_version = excluded.converter_version,
-           written_at = now()`,
-    [kind, run.runId, run.converterVersion, json],
-  );
+  return rows.map((row) => ({ id: row.id, roomId: row.room_id, action: row.action, inserted: row.inserted, updated: row.updated }));
 }
