@@ -66,7 +66,7 @@ export async function runGates(
   const checks = await verifySnapshot(pool, snapshotDir, written, { live: true, ...timeouts });
   const bad = checks.filter((c) => !c.ok);
   const verified = bad.length === 0
-    ? passed('verified', `${checks.length} checks: every file's sha256, every table read back from disk, and every live table match the manifest`)
+    ? passed('verified', `${checks.length} checks: every file read back from disk (sha256, size, rows) and every live table's checksum match the manifest`)
     : failed('verified', bad.map((c) => `${c.subject}: ${c.detail}`).join('; '), 'check the disk under --snapshot-dir, then run drop-legacy again with a new --snapshot-dir');
   if (!record(verified)) return run;
   if (!record(confirmGate(options, written.database)) || options.dryRun) return run;

@@ -77,15 +77,16 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
 
     // Each table's checksum is queued on the checker as soon as its columns are known, and runs while
     // the reader reads the next structures and streams the data files.
+    const onChecker = serialQueue();
     const structures: TableStructure[] = [];
     const pending: Promise<TableChecksum>[] = [];
     for (const table of input.tables) {
       const structure = await readTableStructure(reader, table);
       structures.push(structure);
-      pending.push(settleLater(tableChecksum(checker, structure.printed, copiedColumns(structure))));
+      pending.push(onChecker(() => tableChecksum(checker, structure.printed, copiedColumns(structure))));
     }
     const inPlan = inPlanFlags(input.tables);
-    const counted = settleLater(countUnmigrated(checker, inPlan));
+    const counted = onChecker(() => countUnmigrated(checker, inPlan));
     const files = await writeDataFiles(reader, absolute, structures, inPlan);
     const sums = await Promise.all(pending);
     const unmigrated = await counted;
@@ -168,12 +169,17 @@ async function writeDataFiles(
 }
 
 /**
- * Marks a promise as handled so that its rejection, if it comes while the caller is still awaiting
- * something else (or after it gave up), does not crash the process; awaiting it still throws.
+ * Runs work items one after another (a client runs one query at a time) without the caller awaiting
+ * each. A rejection is marked handled, so that one coming while the caller awaits something else (or
+ * after it gave up) does not crash the process; awaiting the item still throws it.
  */
-function settleLater<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => {});
-  return promise;
+function serialQueue(): <T>(work: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(work: () => Promise<T>): Promise<T> => {
+    const item = tail.then(work);
+    tail = item.catch(() => {});
+    return item;
+  };
 }
 
 /** Streams a COPY to a new file (mode 0600, fsynced on close), digesting the bytes as they pass. */

@@ -280,6 +280,20 @@ describe('drop-legacy refuses, and drops nothing', () => {
     await expectNothingDropped();
   });
 
+  it('when a table is written between the snapshot and its verification (the live check)', async () => {
+    const id = randomUUID();
+    const summary = await dropInProcess({
+      hooks: { afterSnapshot: () => write(`update memory_emails set message_id = $1`, [`<${id}@example.com>`]) },
+    });
+    const reverted = baseline.get('memory_emails')![0]!.match(/<[^>]+>/)![0];
+    await write(`update memory_emails set message_id = $1`, [reverted]);
+    expect(summary.exitCode).toBe(1);
+    expect(gate(summary, 'verified')).toMatchObject({ ok: false });
+    // The files are intact; only the live table no longer matches them.
+    expect(gate(summary, 'verified').detail).toMatch(/^live public\.memory_emails: 1 rows, digest \w+; manifest: 1 rows, digest \w+$/);
+    await expectNothingDropped();
+  });
+
   it('when a table is written between the snapshot and the drop', async () => {
     const id = randomUUID();
     const summary = await dropInProcess({
