@@ -17,9 +17,12 @@ create table if not exists __SCHEMA__.runs (
   heartbeat_at timestamptz not null default now(),
   finished_at timestamptz,
   summary jsonb,
-  -- The keyset cursor of a shared run: workers take the next range of rooms from here.
-  cursor_after uuid,
-  cursor_done boolean not null default false
+  -- The keyset cursor of a shared run: workers take the next range of keys from here (room ids, or
+  -- chat_messages ids for fix-parts; text, cast back to the key's type by the tool).
+  cursor_after text,
+  cursor_done boolean not null default false,
+  -- How many keys the run walks (rooms, or messages for fix-parts), for status' ETA.
+  keys_total integer
 );
 
 -- Exclusion between runs that must not overlap: one row per lease name, expiring unless renewed.
@@ -39,12 +42,14 @@ create table if not exists __SCHEMA__.leases (
 create table if not exists __SCHEMA__.batches (
   run_id uuid not null references __SCHEMA__.runs (run_id) on delete cascade,
   batch_no integer not null,
-  after_id uuid,
-  last_id uuid not null,
+  -- The range (after_id, last_id] of keys: room ids, or chat_messages ids for fix-parts (text ids).
+  after_id text,
+  last_id text not null,
   status text not null check (status in ('pending', 'running', 'done', 'split')),
   claimed_by text,
   lease_expires_at timestamptz,
   attempts integer not null default 0,
+  -- Keys in the batch (rooms, or messages for fix-parts); the name predates fix-parts' batches.
   rooms integer,
   duration_ms integer,
   stats jsonb,
@@ -52,6 +57,19 @@ create table if not exists __SCHEMA__.batches (
   finished_at timestamptz,
   primary key (run_id, batch_no)
 );
+
+-- Upgrades a state schema from before fix-parts shared the work queue, when keys were room uuids.
+-- Guarded by the catalog, so that re-running this file is harmless.
+alter table __SCHEMA__.runs add column if not exists keys_total integer;
+do $$
+begin
+  if exists (select 1 from pg_attribute where attrelid = '__SCHEMA__.runs'::regclass and attname = 'cursor_after' and atttypid = 'uuid'::regtype) then
+    alter table __SCHEMA__.runs alter column cursor_after type text;
+  end if;
+  if exists (select 1 from pg_attribute where attrelid = '__SCHEMA__.batches'::regclass and attname = 'after_id' and atttypid = 'uuid'::regtype) then
+    alter table __SCHEMA__.batches alter column after_id type text, alter column last_id type text;
+  end if;
+end $$;
 
 -- Per legacy room: the source fingerprint the last backfill saw, and what it concluded.
 create table if not exists __SCHEMA__.room_ledger (

@@ -6,6 +6,7 @@ import { countRoomsInScope, type RoomScope } from '../db/source-reads.ts';
 import type { DatabaseShape } from '../db/preflight.ts';
 import { analyzeLedgers, ensureStateSchema, stateSchemaExists } from '../db/state-schema.ts';
 import type { ThrottleLimits } from '../db/throttle.ts';
+import { roomKeyset } from '../db/keysets.ts';
 import { finishedBatchStats, joinOrStartRun } from '../db/work-queue.ts';
 import { CONVERTER_VERSION } from '../migration/convert.ts';
 import { ReportWriter } from '../report/report-writer.ts';
@@ -121,13 +122,14 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
     const total = await countRoomsInScope(pool, options.scope);
     logger.info({ rooms: total, database: context.connection.display, dryRun: options.dryRun, runId }, 'Backfill starting');
     progress.start(total);
-    stopReason = await runBatches<BackfillRoomResult>(
+    stopReason = await runBatches<BackfillRoomResult[]>(
       {
         pool,
         stateSchema,
         runId,
-        scope: options.scope,
-        dryRun: options.dryRun,
+        keyset: roomKeyset(options.scope),
+        shared: !options.dryRun,
+        total,
         concurrency: options.concurrency,
         batchSize: options.batchSize,
         targetBatchMs: options.targetBatchMs,
@@ -144,6 +146,7 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
       {
         run: (range, beforeCommit) => backfillRange(batchContext, range, undefined, beforeCommit),
         isolate: (range) => isolateFailingRooms(batchContext, range, context.connection.secrets),
+        keys: (results) => results.length,
         stats: (results) => BackfillTally.of(results).stats,
         onResults: async (results) => {
           for (const result of results) {

@@ -1,14 +1,16 @@
 import type pg from 'pg';
 import type { Logger } from '../runtime/logger.ts';
-import { planRoomRanges, type RoomRange, type RoomScope } from '../db/source-reads.ts';
+import { planRanges, type KeyRange, type Keyset } from '../db/keysets.ts';
 import { databasePressure, type ThrottleLimits } from '../db/throttle.ts';
 import { inTransaction, isConnectionLoss, withTransientRetry } from '../db/transactions.ts';
 import { LEASE_HEARTBEAT_MS } from '../db/leases.ts';
 import {
   claimBatch,
   completeBatch,
+  ensureWorkQueueSchema,
   expireDeadLocalWorkers,
   LeaseLostError,
+  recordRunKeysTotal,
   releaseBatches,
   renewBatchLeases,
   splitBatch,
@@ -17,11 +19,11 @@ import {
 import { errorMessage } from '../runtime/errors.ts';
 import { relieveMemoryPressure } from '../runtime/memory.ts';
 
-// Adaptive batch sizes grow at most ×1.2 per batch and shrink at most ×0.5 (GitLab's rule), within these rooms.
+// Adaptive batch sizes grow at most ×1.2 per batch and shrink at most ×0.5 (GitLab's rule), within these keys.
 const ADAPT_MAX_GROWTH = 1.2;
 const ADAPT_MAX_SHRINK = 0.5;
-const ADAPT_MIN_ROOMS = 1;
-const ADAPT_MAX_ROOMS = 10_000;
+const ADAPT_MIN_KEYS = 1;
+const ADAPT_MAX_KEYS = 10_000;
 // Weight of the newest batch in the duration estimate used by --time-budget.
 const DURATION_EWMA_WEIGHT = 0.3;
 // How long a worker waits before looking again when every remaining batch is held by a live worker.
@@ -35,11 +37,18 @@ export interface BatchRunnerConfig {
   pool: pg.Pool;
   stateSchema: string;
   runId: string;
-  scope: RoomScope;
-  dryRun: boolean;
+  /** The keys walked: rooms (backfill, reconcile) or chat_messages (fix-parts), within the command's scope. */
+  keyset: Keyset;
+  /**
+   * Claim batches from the state schema, shared with the other processes of the run. Off for dry runs
+   * and plain reconcile, which plan ranges in memory, because recording batches is a write.
+   */
+  shared: boolean;
+  /** The keys in scope, recorded with a shared run for status' ETA. */
+  total?: number | undefined;
   concurrency: number;
   batchSize: number;
-  /** Adapt the batch size toward this duration; off (fixed --batch-size) when undefined. */
+  /** Adapt the batch size toward this duration; off (fixed --batch-size) when undefined. Shared runs only. */
   targetBatchMs?: number | undefined;
   /** Stop claiming new batches so the run ends before this many ms from `startedAt`. */
   timeBudgetMs?: number | undefined;
@@ -50,41 +59,55 @@ export interface BatchRunnerConfig {
   onPause?: (reason: string | null) => void;
 }
 
-export interface BatchHandlers<R> {
-  /** Processes one range in one transaction, calling `beforeCommit` inside it (to mark the batch done). */
-  run(range: RoomRange, beforeCommit?: (client: pg.ClientBase, results: R[]) => Promise<void>): Promise<R[]>;
-  /** After the database rejected the batch: room by room, reporting the rooms that fail. */
-  isolate(range: RoomRange): Promise<R[]>;
+/** Marks the batch done, in the transaction given: the one that commits the batch's writes, or one of its own. */
+export type BeforeCommit<B> = (client: pg.ClientBase, batch: B) => Promise<void>;
+
+export interface BatchHandlers<B> {
+  /**
+   * Processes one range, calling `beforeCommit` (when given) inside the transaction that commits its
+   * writes, or in a transaction of its own when it has nothing to write (to mark the batch done).
+   */
+  run(range: KeyRange, beforeCommit?: BeforeCommit<B>): Promise<B>;
+  /** After the database rejected the batch: key by key, reporting the ones that fail. Without it, the run fails. */
+  isolate?(range: KeyRange): Promise<B>;
+  /** How many keys the batch walked. */
+  keys(batch: B): number;
   /** The batch's counters, stored with the batch for run-wide totals. */
-  stats(results: R[]): object;
+  stats(batch: B): object;
   /** Called once per finished batch, in this process: tally, report lines, progress. */
-  onResults(results: R[]): Promise<void>;
+  onResults(batch: B): Promise<void>;
 }
 
 export type StopReason = 'done' | 'signal' | 'time_budget';
 
 /**
- * Runs the batches of a run with `concurrency` workers in this process. Real runs claim batches from
- * the state schema (shared with other processes of the same run); dry runs plan ranges in memory,
- * because recording batches would be a write. Returns why it stopped; throws what it could not handle.
+ * Runs the batches of a run with `concurrency` workers in this process. Shared runs claim batches from
+ * the state schema (with the other processes of the same run); the others plan ranges in memory.
+ * Returns why it stopped; throws what it could not handle, once every batch in flight has finished.
  */
-export async function runBatches<R>(config: BatchRunnerConfig, handlers: BatchHandlers<R>): Promise<StopReason> {
-  const memoryPlan = config.dryRun ? planRoomRanges(config.pool, config.scope, config.batchSize) : null;
+export async function runBatches<B>(config: BatchRunnerConfig, handlers: BatchHandlers<B>): Promise<StopReason> {
+  const memoryPlan = config.shared ? null : planRanges(config.pool, config.keyset, config.batchSize);
+  if (config.shared) {
+    await ensureWorkQueueSchema(config.pool, config.stateSchema);
+    if (config.total !== undefined) await recordRunKeysTotal(config.pool, config.stateSchema, config.runId, config.total);
+  }
   let stopReason: StopReason = 'done';
+  let failure: { error: unknown } | null = null;
   let durationEstimate = 0;
-  const heartbeat = config.dryRun
-    ? null
-    : setInterval(() => {
+  const heartbeat = config.shared
+    ? setInterval(() => {
         renewBatchLeases(config.pool, config.stateSchema, config.runId).catch((error: unknown) =>
           config.logger.warn({ error: errorMessage(error) }, 'Could not renew batch leases'),
         );
-      }, LEASE_HEARTBEAT_MS);
+      }, LEASE_HEARTBEAT_MS)
+    : null;
   heartbeat?.unref();
 
   const worker = async (): Promise<void> => {
     let size = config.batchSize;
     let pause = THROTTLE_FIRST_PAUSE_MS;
     for (;;) {
+      if (failure !== null) return;
       if (config.stopSignal.aborted) {
         stopReason = 'signal';
         return;
@@ -104,13 +127,13 @@ export async function runBatches<R>(config: BatchRunnerConfig, handlers: BatchHa
       pause = THROTTLE_FIRST_PAUSE_MS;
 
       let batch: ClaimedBatch | null = null;
-      let range: RoomRange;
+      let range: KeyRange;
       if (memoryPlan) {
         const next = await memoryPlan.next();
         if (next.done) return;
         range = next.value;
       } else {
-        const claim = await claimBatch(config.pool, config.stateSchema, config.runId, config.scope, size);
+        const claim = await claimBatch(config.pool, config.stateSchema, config.runId, config.keyset, size);
         if ('done' in claim) return;
         if ('wait' in claim) {
           await expireDeadLocalWorkers(config.pool, config.stateSchema, config.runId);
@@ -122,32 +145,41 @@ export async function runBatches<R>(config: BatchRunnerConfig, handlers: BatchHa
       }
 
       const started = Date.now();
-      const results = await runOne(config, handlers, range, batch);
-      if (results === null) continue;
+      const result = await runOne(config, handlers, range, batch);
+      if (result === null) continue;
       const duration = Date.now() - started;
       durationEstimate = durationEstimate === 0 ? duration : DURATION_EWMA_WEIGHT * duration + (1 - DURATION_EWMA_WEIGHT) * durationEstimate;
-      await handlers.onResults(results);
+      await handlers.onResults(result);
       relieveMemoryPressure();
-      config.logger.debug({ batch: batch?.batchNo, range, rooms: results.length, size, durationMs: duration }, 'Batch done');
+      const keys = handlers.keys(result);
+      config.logger.debug({ batch: batch?.batchNo, range, [config.keyset.unit]: keys, size, durationMs: duration }, 'Batch done');
       if (config.targetBatchMs !== undefined && duration > 0) size = adaptSize(size, duration, config.targetBatchMs);
     }
   };
 
   try {
-    await Promise.all(Array.from({ length: config.concurrency }, () => worker()));
+    // A failing worker stops the others from taking new batches; the ones in flight still finish.
+    await Promise.all(
+      Array.from({ length: config.concurrency }, () =>
+        worker().catch((error: unknown) => {
+          failure ??= { error };
+        }),
+      ),
+    );
   } finally {
     if (heartbeat) clearInterval(heartbeat);
-    if (!config.dryRun) await releaseBatches(config.pool, config.stateSchema, config.runId).catch(() => {});
+    if (config.shared) await releaseBatches(config.pool, config.stateSchema, config.runId).catch(() => {});
   }
+  if (failure !== null) throw (failure as { error: unknown }).error;
   return stopReason;
 }
 
-/** One batch: retried when transient, split when it times out, isolated room by room when rejected. */
-async function runOne<R>(config: BatchRunnerConfig, handlers: BatchHandlers<R>, range: RoomRange, batch: ClaimedBatch | null): Promise<R[] | null> {
+/** One batch: retried when transient, split when it times out, isolated key by key when rejected. */
+async function runOne<B>(config: BatchRunnerConfig, handlers: BatchHandlers<B>, range: KeyRange, batch: ClaimedBatch | null): Promise<B | null> {
   const started = Date.now();
   const markDone = batch
-    ? async (client: pg.ClientBase, results: R[]) =>
-        completeBatch(client, config.stateSchema, batch, { rooms: results.length, durationMs: Date.now() - started, stats: handlers.stats(results) })
+    ? async (client: pg.ClientBase, result: B) =>
+        completeBatch(client, config.stateSchema, batch, { keys: handlers.keys(result), durationMs: Date.now() - started, stats: handlers.stats(result) })
     : undefined;
   try {
     return await withTransientRetry(
@@ -160,27 +192,28 @@ async function runOne<R>(config: BatchRunnerConfig, handlers: BatchHandlers<R>, 
       return null;
     }
     const code = (error as { code?: string }).code;
-    if (code === STATEMENT_TIMEOUT_SQLSTATE && batch && (await splitBatch(config.pool, config.stateSchema, batch, config.scope))) {
+    if (code === STATEMENT_TIMEOUT_SQLSTATE && batch && (await splitBatch(config.pool, config.stateSchema, batch, config.keyset))) {
       config.logger.warn({ batch: batch.batchNo, range }, 'Batch hit statement_timeout; split in two and retried');
       return null;
     }
     // A lost connection ends the run (exit 3; a re-run continues). Lock timeouts, deadlocks and
-    // serialization failures that outlived their retries isolate the room instead of failing forever.
-    if (isConnectionLoss(error)) throw error;
-    config.logger.warn({ range, error: errorMessage(error) }, 'Batch rejected; isolating the failing room');
-    const results = await handlers.isolate(range);
-    if (markDone) {
-      await inTransaction(config.pool, { isolation: 'read committed', statementTimeoutMs: 30_000, lockTimeoutMs: 10_000 }, (client) =>
-        markDone(client, results),
-      );
-    }
-    return results;
+    // serialization failures that outlived their retries isolate the key instead of failing forever.
+    if (isConnectionLoss(error) || !handlers.isolate) throw error;
+    config.logger.warn({ range, error: errorMessage(error) }, 'Batch rejected; isolating the failing key');
+    const result = await handlers.isolate(range);
+    if (markDone) await markDoneAlone(config.pool, (client) => markDone(client, result));
+    return result;
   }
+}
+
+/** Marks a batch done in a transaction of its own: for batches that have nothing to commit with it. */
+export async function markDoneAlone(pool: pg.Pool, mark: (client: pg.ClientBase) => Promise<void>): Promise<void> {
+  await inTransaction(pool, { isolation: 'read committed', statementTimeoutMs: 30_000, lockTimeoutMs: 10_000 }, mark);
 }
 
 export function adaptSize(size: number, durationMs: number, targetMs: number): number {
   const factor = Math.min(ADAPT_MAX_GROWTH, Math.max(ADAPT_MAX_SHRINK, targetMs / durationMs));
-  return Math.min(ADAPT_MAX_ROOMS, Math.max(ADAPT_MIN_ROOMS, Math.round(size * factor)));
+  return Math.min(ADAPT_MAX_KEYS, Math.max(ADAPT_MIN_KEYS, Math.round(size * factor)));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,20 +1,22 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
+import type { Keyset, KeyRange } from './keysets.ts';
 import { isDeadLocalHolder, LEASE_TTL_SECONDS } from './leases.ts';
-import { scopeFilter, type RoomRange, type RoomScope } from './source-reads.ts';
 import { quoteIdent } from './sql-files.ts';
 import { recordRunStart } from './runs.ts';
+import { applyStateDdl, stateSchemaDdl } from './state-schema.ts';
 
 /**
  * The batches of a shared run, coordinated through the state schema only: a run row holds a keyset
- * cursor over rooms, workers take the next range from it (or reclaim an expired one) with
- * FOR UPDATE SKIP LOCKED, and hold it with a lease they renew. No session state, no advisory locks held
- * across transactions: it works through the session pooler and across machines.
+ * cursor over the command's keys (rooms, or chat_messages for fix-parts), workers take the next range
+ * from it (or reclaim an expired one) with FOR UPDATE SKIP LOCKED, and hold it with a lease they renew.
+ * No session state, no advisory locks held across transactions: it works through the session pooler and
+ * across machines. Keys are stored as text; the keyset casts them back to its column's type.
  */
 export interface ClaimedBatch {
   runId: string;
   batchNo: number;
-  range: RoomRange;
+  range: KeyRange;
   attempts: number;
 }
 
@@ -72,16 +74,31 @@ export async function joinOrStartRun(
 }
 
 /**
- * Claims the next batch: a pending or expired one first (a dead worker's), else the next `size` rooms
+ * Brings a state schema created by an earlier version up to this one (text batch keys, the run's key
+ * count), by re-running the idempotent DDL of sql/state.sql. One catalog read when nothing is to do.
+ */
+export async function ensureWorkQueueSchema(pool: pg.Pool, schema: string): Promise<void> {
+  const { rows } = await pool.query<{ current: boolean }>(
+    `select exists (select 1 from pg_attribute
+                     where attrelid = to_regclass($1) and attname = 'after_id' and atttypid = 'text'::regtype)
+        and exists (select 1 from pg_attribute
+                     where attrelid = to_regclass($2) and attname = 'keys_total' and not attisdropped) as current`,
+    [`${quoteIdent(schema)}.batches`, `${quoteIdent(schema)}.runs`],
+  );
+  if (rows[0]?.current) return;
+  await applyStateDdl(pool, `recoup-migrate:state-schema:${schema}`, stateSchemaDdl(schema));
+}
+
+/** Records how many keys the run walks, for status' ETA (the first worker's count). */
+export async function recordRunKeysTotal(pool: pg.Pool, schema: string, runId: string, total: number): Promise<void> {
+  await pool.query(`update ${quoteIdent(schema)}.runs set keys_total = $2 where run_id = $1 and keys_total is null`, [runId, total]);
+}
+
+/**
+ * Claims the next batch: a pending or expired one first (a dead worker's), else the next `size` keys
  * from the run's cursor. `wait` means every remaining batch is held by a live worker.
  */
-export async function claimBatch(
-  pool: pg.Pool,
-  schema: string,
-  runId: string,
-  scope: RoomScope,
-  size: number,
-): Promise<Claim> {
+export async function claimBatch(pool: pg.Pool, schema: string, runId: string, keys: Keyset, size: number): Promise<Claim> {
   const state = quoteIdent(schema);
   const me = workerName();
   const client = await pool.connect();
@@ -95,7 +112,7 @@ export async function claimBatch(
           select run_id, batch_no from ${state}.batches
            where run_id = $1 and (status = 'pending' or (status = 'running' and lease_expires_at < now()))
            order by batch_no limit 1 for update skip locked)
-        returning b.batch_no, b.after_id::text, b.last_id::text, b.attempts`,
+        returning b.batch_no, b.after_id, b.last_id, b.attempts`,
       [runId, me, LEASE_TTL_SECONDS],
     );
     let claim: Claim;
@@ -103,7 +120,7 @@ export async function claimBatch(
     if (reclaimed) {
       claim = { batch: { runId, batchNo: reclaimed.batch_no, range: { after: reclaimed.after_id, last: reclaimed.last_id }, attempts: reclaimed.attempts } };
     } else {
-      claim = await takeFromCursor(client, state, runId, scope, size, me);
+      claim = await takeFromCursor(client, state, runId, keys, size, me);
     }
     await client.query('commit');
     return claim;
@@ -119,31 +136,24 @@ async function takeFromCursor(
   client: pg.PoolClient,
   state: string,
   runId: string,
-  scope: RoomScope,
+  keys: Keyset,
   size: number,
   me: string,
 ): Promise<Claim> {
   // The run row's lock makes taking a range and moving the cursor one step for all workers.
-  const { rows: runs } = await client.query<{ cursor_after: string | null; cursor_done: boolean; limit_left: number | null }>(
-    `select cursor_after::text, cursor_done,
-            (scope->>'limit')::int - coalesce((select sum(rooms) from ${state}.batches where run_id = $1 and status <> 'split'), 0)::int as limit_left
+  // `batches.rooms` counts keys (rooms, or messages for fix-parts); split batches' halves carry theirs.
+  const { rows: runs } = await client.query<{ cursor_after: string | null; cursor_done: boolean; taken: number }>(
+    `select cursor_after, cursor_done,
+            coalesce((select sum(rooms) from ${state}.batches where run_id = $1 and status <> 'split'), 0)::int as taken
        from ${state}.runs where run_id = $1 for update`,
     [runId],
   );
   const run = runs[0];
   if (!run) throw new Error(`Run ${runId} vanished from the state schema while it was running.`);
-  const take = run.limit_left === null ? size : Math.min(size, Math.max(0, run.limit_left));
+  const take = keys.limit === undefined ? size : Math.min(size, Math.max(0, keys.limit - run.taken));
   if (!run.cursor_done && take > 0) {
-    const filter = scopeFilter(scope, 3);
-    const { rows: pages } = await client.query<{ last: string | null; count: number }>(
-      `select (array_agg(id order by id desc))[1]::text as last, count(*)::int as count from (
-         select r.id from public.rooms r
-          where ($1::uuid is null or r.id > $1::uuid) and ${filter.sql}
-          order by r.id limit $2) page`,
-      [run.cursor_after, take, ...filter.params],
-    );
-    const page = pages[0];
-    if (page && page.last !== null) {
+    const page = await keys.page(client, run.cursor_after, take);
+    if (page) {
       const { rows: inserted } = await client.query<{ batch_no: number }>(
         `insert into ${state}.batches (run_id, batch_no, after_id, last_id, status, claimed_by, lease_expires_at, attempts, rooms)
          select $1, coalesce(max(batch_no), 0) + 1, $2, $3, 'running', $4, now() + make_interval(secs => $5), 1, $6
@@ -172,13 +182,13 @@ export async function completeBatch(
   client: pg.ClientBase,
   schema: string,
   batch: ClaimedBatch,
-  outcome: { rooms: number; durationMs: number; stats: object },
+  outcome: { keys: number; durationMs: number; stats: object },
 ): Promise<void> {
   const { rowCount } = await client.query(
     `update ${quoteIdent(schema)}.batches
         set status = 'done', rooms = $4, duration_ms = $5, stats = $6::jsonb, finished_at = now(), lease_expires_at = null
       where run_id = $1 and batch_no = $2 and claimed_by = $3 and status = 'running'`,
-    [batch.runId, batch.batchNo, workerName(), outcome.rooms, outcome.durationMs, JSON.stringify(outcome.stats)],
+    [batch.runId, batch.batchNo, workerName(), outcome.keys, outcome.durationMs, JSON.stringify(outcome.stats)],
   );
   if (rowCount === 0) {
     throw new LeaseLostError(`Lost the lease on batch ${batch.batchNo} of run ${batch.runId}: another worker took it over.`);
@@ -186,26 +196,18 @@ export async function completeBatch(
 }
 
 /** Replaces a batch that is too big to finish (statement timeout) by its two halves. */
-export async function splitBatch(pool: pg.Pool, schema: string, batch: ClaimedBatch, scope: RoomScope): Promise<boolean> {
+export async function splitBatch(pool: pg.Pool, schema: string, batch: ClaimedBatch, keys: Keyset): Promise<boolean> {
   const state = quoteIdent(schema);
-  const filter = scopeFilter(scope, 3);
-  const { rows } = await pool.query<{ mid: string | null }>(
-    `select id::text as mid from public.rooms r
-      where ($1::uuid is null or r.id > $1::uuid) and r.id <= $2::uuid and ${filter.sql}
-      order by r.id offset greatest((select count(*) from public.rooms r
-        where ($1::uuid is null or r.id > $1::uuid) and r.id <= $2::uuid and ${filter.sql}) / 2 - 1, 0) limit 1`,
-    [batch.range.after, batch.range.last, ...filter.params],
-  );
-  const mid = rows[0]?.mid;
-  if (!mid || mid === batch.range.last) return false;
+  const halves = await keys.halve(pool, batch.range);
+  if (!halves) return false;
   await pool.query(
     `with gone as (
        update ${state}.batches set status = 'split', lease_expires_at = null, finished_at = now()
-        where run_id = $1 and batch_no = $2 returning run_id)
+        where run_id = $1 and batch_no = $2 and claimed_by = $6 and status = 'running' returning run_id)
      insert into ${state}.batches (run_id, batch_no, after_id, last_id, status, rooms)
-     select $1, m + n, (array[$3::uuid, $4::uuid])[n], (array[$4::uuid, $5::uuid])[n], 'pending', 0
+     select $1, m + n, (array[$3::text, $4::text])[n], (array[$4::text, $5::text])[n], 'pending', (array[$7::int, $8::int])[n]
        from gone, (select coalesce(max(batch_no), 0) as m from ${state}.batches where run_id = $1) mx, generate_series(1, 2) n`,
-    [batch.runId, batch.batchNo, batch.range.after, mid, batch.range.last],
+    [batch.runId, batch.batchNo, batch.range.after, halves.mid, batch.range.last, workerName(), halves.first, halves.second],
   );
   return true;
 }
@@ -237,6 +239,20 @@ export async function finishedBatchStats(pool: pg.Pool, schema: string, runId: s
     [runId],
   );
   return rows.map((r) => r.stats);
+}
+
+/**
+ * After a clean stop (signal, time budget): a run no live worker holds any more is incomplete. Call it
+ * once this worker's lease is released, so that only the others' leases count.
+ */
+export async function markRunIncompleteIfAbandoned(pool: pg.Pool, schema: string, runId: string): Promise<void> {
+  const state = quoteIdent(schema);
+  await pool.query(
+    `update ${state}.runs set status = 'incomplete', finished_at = now()
+      where run_id = $1 and status = 'running'
+        and not exists (select 1 from ${state}.leases where run_id = $1 and expires_at > now())`,
+    [runId],
+  );
 }
 
 /** Expires the batch leases of workers on this machine that died (kill -9): no need to wait them out. */

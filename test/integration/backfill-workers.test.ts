@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stateSchemaDdl } from '../../src/db/state-schema.ts';
 import { BIN, runCli } from '../support/cli.ts';
 import { createMigrationDatabase, seedDeterministicRooms, targetDigest } from '../support/legacy-data.ts';
 import { startProxy } from '../support/tcp-proxy.ts';
@@ -196,6 +197,36 @@ describe('stopping cleanly', () => {
       await dropSlowDown(env);
       expect((await runCli(['backfill', '--json'], { databaseUrl: env.db.url })).code).toBe(0);
       expect(await targetDigest(env.pool)).toEqual(reference);
+    } finally {
+      await env.close();
+    }
+  });
+});
+
+describe('a state schema from an earlier version', () => {
+  it('is upgraded in place (uuid batch keys become text) by re-runnable DDL, and its runs keep working', async () => {
+    const env = await createMigrationDatabase();
+    try {
+      await seedDeterministicRooms(env.pool, 30, 1);
+      expect((await runCli(['backfill', '--json', '--batch-size', '10'], { databaseUrl: env.db.url })).code).toBe(0);
+      // Put the schema back as the previous version created it.
+      await env.pool.query(`alter table recoup_migrate.runs drop column keys_total, alter column cursor_after type uuid using cursor_after::uuid`);
+      await env.pool.query(`alter table recoup_migrate.batches alter column after_id type uuid using after_id::uuid, alter column last_id type uuid using last_id::uuid`);
+      await env.pool.query(`insert into rooms (id, account_id, topic) values (md5('late room')::uuid, 'aaaaaaaa-0000-4000-8000-000000000001', 'late')`);
+      const rerun = await runCli(['backfill', '--json', '--batch-size', '10'], { databaseUrl: env.db.url });
+      expect(rerun.json).toMatchObject({ exitCode: 0, complete: true, rooms: { total: 31, migrated: 1, unchanged: 30 } });
+      const { rows } = await env.pool.query<{ table_name: string; column_name: string; data_type: string }>(
+        `select table_name, column_name, data_type from information_schema.columns
+          where table_schema = 'recoup_migrate' and column_name in ('after_id', 'last_id', 'cursor_after', 'keys_total')
+          order by table_name, column_name`,
+      );
+      expect(rows.map((r) => `${r.table_name}.${r.column_name}:${r.data_type}`)).toEqual([
+        'batches.after_id:text', 'batches.last_id:text', 'runs.cursor_after:text', 'runs.keys_total:integer',
+      ]);
+      // The DDL is idempotent: running it again on the upgraded schema changes nothing and fails nothing.
+      await env.pool.query(stateSchemaDdl('recoup_migrate'));
+      const { rows: keys } = await env.pool.query(`select keys_total from recoup_migrate.runs where run_id = $1`, [rerun.json!.runId]);
+      expect(keys[0].keys_total).toBe(31);
     } finally {
       await env.close();
     }
