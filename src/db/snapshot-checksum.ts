@@ -26,25 +26,42 @@ export async function applySnapshotSettings(client: pg.ClientBase, timeouts: { s
 /** Row count and an order-independent digest of a table's rows, computed by the server. */
 export interface TableChecksum {
   rows: number;
-  /** md5 over (rows, sum of each row's md5 in two 64-bit halves): equal iff the same multiset of rows, in practice. */
+  /** md5 over (rows, the sums of two 64-bit hashes of each row's text): equal iff the same multiset of rows, in practice. */
   digest: string;
 }
 
+/** Names the digest formula below in the manifest; a different formula must get a different name. */
+export const CHECKSUM_ALGORITHM = 'sum-hashtextextended-2x64';
+const PROBE_TEXT = 'recoup-migrate checksum probe';
+
 /**
- * The digest sums per-row md5 values instead of hashing the rows in order: a sum needs no sort and no
- * 1 GB string_agg buffer, streams over any table size, and two tables with the same rows give the
- * same sum whatever their physical order. OFFSET 0 keeps the planner from inlining the subquery, which
- * would print each row and compute its md5 twice (once per half): half the time, the same digest.
+ * The digest sums per-row hashes instead of hashing the rows in order: a sum needs no sort and no 1 GB
+ * string_agg buffer, streams over any table size, and two tables with the same rows give the same sum
+ * whatever their physical order. Each row is hashed in its exact text form (under the fixed settings
+ * above), twice with different seeds, by hashtextextended: the hash that hash partitioning relies on, so
+ * it stays the same across PostgreSQL versions, and several times cheaper per row than md5 (printing the
+ * row is then most of the cost). OFFSET 0 keeps the planner from inlining the subquery, which would
+ * print each row once per hash.
  */
 export async function tableChecksum(db: pg.ClientBase, qualifiedTable: string, columns: readonly string[]): Promise<TableChecksum> {
   const row = columns.length > 0 ? `row(${columns.map((c) => `t.${quoteIdent(c)}`).join(', ')})::text` : `''`;
   const { rows } = await db.query<{ rows: string; digest: string }>(
     `select count(*)::text as rows,
-            md5(count(*)::text || ':' || coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint::numeric), 0)::text
-                || ':' || coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint::numeric), 0)::text) as digest
-       from (select md5(${row}) as h from ${qualifiedTable} t offset 0) x`,
+            md5(count(*)::text || ':' || coalesce(sum(pg_catalog.hashtextextended(r, 0)), 0)::text
+                || ':' || coalesce(sum(pg_catalog.hashtextextended(r, 1)), 0)::text) as digest
+       from (select (${row}) collate "C" as r from ${qualifiedTable} t offset 0) x`,
   );
   const result = rows[0];
   if (!result) throw new Error(`No checksum row for ${qualifiedTable}`);
   return { rows: Number(result.rows), digest: result.digest };
+}
+
+/**
+ * hashtextextended of a fixed text. Its word-wise hashing gives other values on a big-endian server:
+ * comparing the probe tells "this server cannot recompute the manifest's digests" apart from "the data
+ * differs".
+ */
+export async function checksumProbe(db: pg.ClientBase | pg.Pool): Promise<string> {
+  const { rows } = await db.query<{ probe: string }>(`select pg_catalog.hashtextextended($1 collate "C", 0)::text as probe`, [PROBE_TEXT]);
+  return rows[0]?.probe ?? '';
 }

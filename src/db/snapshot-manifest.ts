@@ -2,11 +2,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { PreconditionError } from '../runtime/errors.ts';
+import { CHECKSUM_ALGORITHM } from './snapshot-checksum.ts';
 import { digestFile } from './snapshot-file-digest.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const UNMIGRATED_FILE = 'unmigrated.jsonl';
-export const SNAPSHOT_FORMAT = 'recoup-migrate-snapshot/1';
+// /1 (development builds before this one) summed md5 halves per row; its digests are not comparable.
+export const SNAPSHOT_FORMAT = 'recoup-migrate-snapshot/2';
 // Snapshots hold users' chat history: only the operator may read them.
 export const SNAPSHOT_DIR_MODE = 0o700;
 export const SNAPSHOT_FILE_MODE = 0o600;
@@ -40,6 +42,8 @@ export const manifestSchema = z.object({
   createdAt: z.string(),
   /** txid_current_snapshot() of the repeatable-read transaction every table was read in. */
   transactionSnapshot: z.string(),
+  /** How `data.digest` was computed, and the writing server's checksumProbe(). */
+  checksum: z.object({ algorithm: z.literal(CHECKSUM_ALGORITHM), probe: z.string() }),
   tables: z.array(tableSnapshot),
   keptForeignKeys: z.array(z.object({ table: tableName, name: z.string(), definition: z.string(), references: tableName })),
   dropOrder: z.array(tableName),
@@ -66,6 +70,14 @@ export async function readManifest(dir: string): Promise<SnapshotManifest> {
     raw = JSON.parse(text);
   } catch (error) {
     throw new PreconditionError(`The snapshot manifest ${join(dir, MANIFEST_FILE)} is not valid JSON (${(error as Error).message}): the snapshot is damaged.`);
+  }
+  const format = (raw as { format?: unknown } | null)?.format;
+  if (typeof format === 'string' && format.startsWith('recoup-migrate-snapshot/') && format !== SNAPSHOT_FORMAT) {
+    const by = (raw as { toolVersion?: unknown }).toolVersion;
+    throw new PreconditionError(
+      `The snapshot in ${dir} is in format ${format}, written by recoup-migrate ${typeof by === 'string' ? by : '(unknown version)'}; this version reads ${SNAPSHOT_FORMAT} only. ` +
+        'Restore it with the version that wrote it, or load its .copy files by hand (psql \\copy, the columns listed in manifest.json).',
+    );
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {

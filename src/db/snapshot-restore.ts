@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { PreconditionError } from '../runtime/errors.ts';
-import { applySnapshotSettings, tableChecksum } from './snapshot-checksum.ts';
+import { applySnapshotSettings, checksumProbe, tableChecksum } from './snapshot-checksum.ts';
 import { createTableSql, foreignKeySteps, placementSteps, Retarget, tableDdlSteps, type DdlStep } from './snapshot-ddl.ts';
 import type { SnapshotManifest } from './snapshot-manifest.ts';
 import { compareChecksum, copyIn, type SnapshotCheck } from './snapshot-verify.ts';
@@ -34,6 +34,14 @@ export async function restoreSnapshot(pool: pg.Pool, dir: string, manifest: Snap
     throw new PreconditionError(
       `Refusing to overwrite existing table(s) ${existing.map((r) => r.name).join(', ')}. Restore elsewhere for inspection with --into-schema <name>, ` +
         'or, if these tables are to be replaced, rename or drop them yourself first.',
+    );
+  }
+  const probe = await checksumProbe(pool);
+  if (probe !== manifest.checksum.probe) {
+    throw new PreconditionError(
+      `This server computes the snapshot's row checksums (${manifest.checksum.algorithm}) differently from the one that wrote it ` +
+        `(probe ${probe}, manifest ${manifest.checksum.probe}; a server of the other byte order), so the restored tables could not be verified. ` +
+        'Nothing was restored. Restore on a server of the same architecture as the original, or load the .copy files by hand (psql \\copy).',
     );
   }
   const warnings: string[] = [];

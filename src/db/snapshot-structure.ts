@@ -163,3 +163,17 @@ async function inSequence<T extends unknown[]>(thunks: { [K in keyof T]: Thunk<T
 export function copiedColumns(structure: Pick<TableStructure, 'columns'>): string[] {
   return structure.columns.filter((c) => c.generated === null).map((c) => c.name);
 }
+
+/**
+ * copiedColumns of each table, in one query, without the rest of the structure: what the snapshot's
+ * COPY and checksums need first. The same rule as copiedColumns (which the snapshot checks it against).
+ */
+export async function readCopiedColumns(db: pg.ClientBase, tables: readonly TableName[]): Promise<string[][]> {
+  const { rows } = await db.query<{ columns: string[] }>(
+    `select coalesce((select array_agg(a.attname::text order by a.attnum) from pg_attribute a
+                       where a.attrelid = t.name::regclass and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''), '{}') as columns
+       from unnest($1::text[]) with ordinality as t(name, position) order by t.position`,
+    [tables.map((t) => t.printed)],
+  );
+  return rows.map((r) => r.columns);
+}

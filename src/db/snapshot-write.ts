@@ -6,10 +6,10 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { KeptForeignKey, TableName } from './dependents.ts';
-import { applySnapshotSettings, tableChecksum, type TableChecksum } from './snapshot-checksum.ts';
+import { applySnapshotSettings, CHECKSUM_ALGORITHM, checksumProbe, tableChecksum } from './snapshot-checksum.ts';
 import { StreamDigest, syncDirectory, type FileDigest } from './snapshot-file-digest.ts';
 import { SNAPSHOT_DIR_MODE, SNAPSHOT_FILE_MODE, SNAPSHOT_FORMAT, UNMIGRATED_FILE, writeManifest, type SnapshotManifest, type TableSnapshot } from './snapshot-manifest.ts';
-import { copiedColumns, readTableStructure, type TableStructure } from './snapshot-structure.ts';
+import { copiedColumns, readCopiedColumns, readTableStructure } from './snapshot-structure.ts';
 import { quoteIdent } from './sql-files.ts';
 import { countUnmigrated, unmigratedRowsSql, type UnmigratedCounts } from './snapshot-unmigrated.ts';
 
@@ -61,6 +61,8 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
   await assertDiskSpace(pool, absolute, input.tables);
 
   const clients: pg.PoolClient[] = [];
+  // Everything queued on the second connection: a failure waits for it to stop before returning.
+  let settled: Promise<unknown> = Promise.resolve();
   try {
     const reader = await pool.connect();
     clients.push(reader);
@@ -71,34 +73,41 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
       `select pg_catalog.txid_current_snapshot()::text as snapshot, pg_catalog.current_setting('server_version') as version,
               pg_catalog.current_database() as database, pg_catalog.pg_export_snapshot() as exported`,
     );
-    const checker = await pool.connect();
-    clients.push(checker);
-    await joinSnapshot(checker, info[0]?.exported ?? '', input);
+    const probe = await checksumProbe(reader);
+    const exported = info[0]?.exported ?? '';
 
-    // Each table's checksum is queued on the checker as soon as its columns are known, and runs while
-    // the reader reads the next structures and streams the data files.
-    const onChecker = serialQueue();
-    const structures: TableStructure[] = [];
-    const pending: Promise<TableChecksum>[] = [];
-    for (const table of input.tables) {
-      const structure = await readTableStructure(reader, table);
-      structures.push(structure);
-      pending.push(onChecker(() => tableChecksum(checker, structure.printed, copiedColumns(structure))));
-    }
+    // The reader streams the data files. Meanwhile a second connection joins the snapshot, computes the
+    // checksums, then reads the structures (which the files do not need): neither waits for the other.
+    const columns = await readCopiedColumns(reader, input.tables);
     const inPlan = inPlanFlags(input.tables);
-    const counted = onChecker(() => countUnmigrated(checker, inPlan));
-    const files = await writeDataFiles(reader, absolute, structures, inPlan);
-    const sums = await Promise.all(pending);
-    const unmigrated = await counted;
+    const onChecker = serialQueue();
+    const joined = onChecker(async () => {
+      const checker = await pool.connect();
+      clients.push(checker);
+      await joinSnapshot(checker, exported, input);
+      return checker;
+    });
+    const pendingSums = input.tables.map((table, index) => onChecker(async () => tableChecksum(await joined, table.printed, columns[index]!)));
+    const pendingCount = onChecker(async () => countUnmigrated(await joined, inPlan));
+    const pendingStructures = input.tables.map((table) => onChecker(async () => readTableStructure(await joined, table)));
+    settled = Promise.allSettled([joined, ...pendingSums, pendingCount, ...pendingStructures]);
+    const files = await writeDataFiles(reader, absolute, input.tables, columns, inPlan);
+    const sums = await Promise.all(pendingSums);
+    const unmigrated = await pendingCount;
+    const structures = await Promise.all(pendingStructures);
 
     const tables: TableSnapshot[] = structures.map((structure, index) => {
       const file = files.tables[index]!;
       const checksum = sums[index]!;
-      // Both connections read the same snapshot, so this only fails if that premise does.
+      const copied = columns[index]!;
+      // Both connections read the same snapshot, with the tables locked against ALTER: these only fail if that premise does.
+      if (copiedColumns(structure).join(',') !== copied.join(',')) {
+        throw new Error(`${structure.printed}: its columns changed while the snapshot was taken (${copied.join(', ')} → ${copiedColumns(structure).join(', ')}); the snapshot is not consistent.`);
+      }
       if (file.digest.lines !== checksum.rows) {
         throw new Error(`${structure.printed}: COPY wrote ${file.digest.lines} rows but the checksum counted ${checksum.rows} in the same snapshot; the snapshot is not consistent.`);
       }
-      return { ...structure, data: { file: file.file, columns: copiedColumns(structure), rows: checksum.rows, digest: checksum.digest, sha256: file.digest.sha256, bytes: file.digest.bytes } };
+      return { ...structure, data: { file: file.file, columns: copied, rows: checksum.rows, digest: checksum.digest, sha256: file.digest.sha256, bytes: file.digest.bytes } };
     });
     if (files.rejects.lines !== unmigrated.memories + unmigrated.rooms) {
       throw new Error(`${UNMIGRATED_FILE}: COPY wrote ${files.rejects.lines} rows but ${unmigrated.memories + unmigrated.rooms} were counted in the same snapshot; the snapshot is not consistent.`);
@@ -111,6 +120,7 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
       database: info[0]?.database ?? 'unknown',
       createdAt: new Date().toISOString(),
       transactionSnapshot: info[0]?.snapshot ?? 'unknown',
+      checksum: { algorithm: CHECKSUM_ALGORITHM, probe },
       tables,
       keptForeignKeys: [...input.keptForeignKeys],
       dropOrder: [...input.dropOrder],
@@ -121,7 +131,10 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
     await syncDirectory(absolute);
     return manifest;
   } catch (error) {
-    // Closing the connections ends their transactions, even with a COPY cut off mid-stream.
+    // Closing the connections ends their transactions, even with a COPY cut off mid-stream; what is
+    // still queued for the second one then fails at once. One still connecting is closed when it lands.
+    for (const client of clients.splice(0)) client.release(true);
+    await settled;
     for (const client of clients.splice(0)) client.release(true);
     throw error;
   } finally {
@@ -155,17 +168,18 @@ function inPlanFlags(tables: readonly TableName[]): InPlan {
 async function writeDataFiles(
   reader: pg.PoolClient,
   dir: string,
-  structures: readonly TableStructure[],
+  tables: readonly TableName[],
+  columns: readonly string[][],
   inPlan: InPlan,
 ): Promise<{ tables: { file: string; digest: FileDigest }[]; rejects: FileDigest }> {
-  const tables = [];
-  for (const structure of structures) {
-    const file = `${structure.schema}.${structure.name}.copy`;
-    const statement = `copy ${structure.printed} (${copiedColumns(structure).map(quoteIdent).join(', ')}) to stdout`;
-    tables.push({ file, digest: await copyOut(reader, statement, join(dir, file)) });
+  const written = [];
+  for (const [index, table] of tables.entries()) {
+    const file = `${table.schema}.${table.name}.copy`;
+    const statement = `copy ${table.printed} (${columns[index]!.map(quoteIdent).join(', ')}) to stdout`;
+    written.push({ file, digest: await copyOut(reader, statement, join(dir, file)) });
   }
   const rejects = await copyOut(reader, `copy (${unmigratedRowsSql(inPlan)}) to stdout`, join(dir, UNMIGRATED_FILE));
-  return { tables, rejects };
+  return { tables: written, rejects };
 }
 
 /**

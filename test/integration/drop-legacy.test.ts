@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -328,7 +328,13 @@ describe('drop-legacy --dry-run', () => {
     expect(lines.filter((l) => l.kind === 'memory')).toHaveLength(UNMIGRATED_MEMORIES);
     expect(lines.filter((l) => l.kind === 'room')).toHaveLength(1);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
-    expect(statSync(join(dir, 'manifest.json')).mode & 0o777).toBe(0o600);
+    for (const file of readdirSync(dir)) expect([file, statSync(join(dir, file)).mode & 0o777]).toEqual([file, 0o600]);
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    expect(manifest).toMatchObject({ format: 'recoup-migrate-snapshot/2', checksum: { algorithm: 'sum-hashtextextended-2x64', probe: expect.stringMatching(/^-?\d+$/) } });
+    for (const table of manifest.tables) {
+      const lines = readFileSync(join(dir, table.data.file), 'utf8').split('\n').length - 1;
+      expect([table.printed, lines]).toEqual([table.printed, table.data.rows]);
+    }
     await expectNothingDropped();
   });
 });

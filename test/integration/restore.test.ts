@@ -33,6 +33,15 @@ function damagedCopy(file: string): string {
   return copy;
 }
 
+/** A copy of the snapshot with its manifest edited. */
+function copyWithManifest(edit: (manifest: Record<string, any>) => Record<string, any>): string {
+  const copy = join(work, `edited-${randomUUID()}`);
+  cpSync(snapshot, copy, { recursive: true });
+  const path = join(copy, 'manifest.json');
+  writeFileSync(path, JSON.stringify(edit(JSON.parse(readFileSync(path, 'utf8')))));
+  return copy;
+}
+
 beforeAll(async () => {
   env = await createMigrationDatabase();
   work = mkdtempSync(join(tmpdir(), 'restore-test-'));
@@ -70,6 +79,35 @@ describe('restore', () => {
     expect(result.json!.restored).toBe(false);
     expect(result.json!.problems[0]).toMatch(/file public\.memories\.copy does not match the manifest/);
     for (const table of LEGACY_TABLES) expect(await present(`public.${table}`)).toBe(false);
+  });
+
+  it('refuses a data file with one byte flipped in the middle (same size, same rows)', async () => {
+    const copy = join(work, `flipped-${randomUUID()}`);
+    cpSync(snapshot, copy, { recursive: true });
+    const path = join(copy, 'public.rooms.copy');
+    const bytes = readFileSync(path);
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] = bytes[middle]! ^ 0x01;
+    writeFileSync(path, bytes);
+    const result = await runCli(['restore', '--json', '--snapshot-dir', copy], { databaseUrl: env.db.url });
+    expect(result.code).toBe(1);
+    expect(result.json!.problems).toEqual([expect.stringMatching(/^file public\.rooms\.copy does not match the manifest \(sha256 \w+ \(\d+ bytes, 1 rows\), manifest says/)]);
+    for (const table of LEGACY_TABLES) expect(await present(`public.${table}`)).toBe(false);
+  });
+
+  it('refuses a snapshot whose checksums this server computes differently (another byte order), and creates nothing', async () => {
+    const copy = copyWithManifest((m) => ({ ...m, checksum: { ...m.checksum, probe: '42' } }));
+    const result = await runCli(['restore', '--json', '--snapshot-dir', copy], { databaseUrl: env.db.url });
+    expect(result.code).toBe(2);
+    expect(result.json!.error).toMatch(/computes the snapshot's row checksums \(sum-hashtextextended-2x64\) differently .*probe -?\d+, manifest 42/);
+    for (const table of LEGACY_TABLES) expect(await present(`public.${table}`)).toBe(false);
+  });
+
+  it('refuses a manifest of another snapshot format, naming the version that wrote it (exit 2)', async () => {
+    const copy = copyWithManifest((m) => ({ ...m, format: 'recoup-migrate-snapshot/1', toolVersion: '0.0.9' }));
+    const result = await runCli(['restore', '--json', '--snapshot-dir', copy], { databaseUrl: env.db.url });
+    expect(result.code).toBe(2);
+    expect(result.json!.error).toMatch(/is in format recoup-migrate-snapshot\/1, written by recoup-migrate 0\.0\.9; this version reads recoup-migrate-snapshot\/2 only/);
   });
 
   it('refuses a directory without a manifest (exit 2)', async () => {
