@@ -61,7 +61,7 @@ export function dryRunOption(): Option {
   return new Option('--dry-run', 'run the real statements in transactions that are rolled back; write nothing');
 }
 
-/** Adaptive batches, a time budget and throttling, for commands that walk batches of rooms. */
+/** Adaptive batches, a time budget and throttling, for commands that walk batches (of rooms or messages). */
 export function addPacingOptions(command: Command): Command {
   return command
     .option('--target-batch-ms <ms>', 'adapt the batch size toward this duration (grows ×1.2 at most, shrinks fast)')

@@ -115,15 +115,16 @@ function renderHuman(summary: RunSummary): string {
   return `${lines.join('\n')}\n`;
 }
 
-interface RunLine { runId: string; command: string; status: string; startedAt: string; roomsDone: number; roomsPerSecond: number | null; etaSeconds: number | null }
+interface RunLine { runId: string; command: string; status: string; startedAt: string; unit: string; done: number; perSecond: number | null; etaSeconds: number | null; workers: string[] }
 interface LeaseLine { command: string; runId: string; holder: string; expiresAt: string; live: boolean }
 
 function renderRuns(runs: RunLine[], leases: LeaseLine[]): string[] {
   const lines = runs.length === 0 ? ['no runs recorded'] : ['recent runs:'];
   for (const run of runs) {
-    const rate = run.roomsPerSecond ? `, ${run.roomsPerSecond.toFixed(0)} rooms/s` : '';
+    const rate = run.perSecond ? `, ${run.perSecond.toFixed(0)} ${run.unit}/s` : '';
     const eta = run.etaSeconds !== null ? `, ETA ${Math.ceil(run.etaSeconds)} s` : '';
-    lines.push(`  ${run.startedAt}  ${run.command.padEnd(16)} ${run.status.padEnd(10)} ${run.runId}  ${run.roomsDone} rooms${rate}${eta}`);
+    const workers = run.workers.length > 0 ? `, workers ${run.workers.join(' ')}` : '';
+    lines.push(`  ${run.startedAt}  ${run.command.padEnd(16)} ${run.status.padEnd(10)} ${run.runId}  ${run.done} ${run.unit}${rate}${eta}${workers}`);
   }
   for (const lease of leases) {
     lines.push(`lease: ${lease.command} run ${lease.runId} held by ${lease.holder} until ${lease.expiresAt}${lease.live ? '' : ' (expired)'}`);

@@ -2,6 +2,8 @@ import type pg from 'pg';
 import type { ResolvedConnection } from '../db/connection.ts';
 import { acquireLease } from '../db/leases.ts';
 import { ensureStateSchema } from '../db/state-schema.ts';
+import { joinOrStartRun, markRunIncompleteIfAbandoned } from '../db/work-queue.ts';
+import { CONVERTER_VERSION } from '../migration/convert.ts';
 import type { Logger } from '../runtime/logger.ts';
 
 /** What every command receives from the CLI edge: an open pool and the run's identity and outputs. */
@@ -33,4 +35,56 @@ export async function withCommandLease<T>(context: CommandContext, command: stri
   } finally {
     await lease.release();
   }
+}
+
+/** The run a process works on: its own, or the one it joined. */
+export interface SharedRun {
+  runId: string;
+  /** This process joined a run already in progress with the same scope. */
+  joined: boolean;
+  /** Where this process's reports go: two workers of one run on one machine must not share a folder. */
+  reportDir: string;
+}
+
+export interface SharedRunIdentity {
+  command: string;
+  /** What the run walks: processes join only a run of the same command, scope and converter version. */
+  scope: object;
+  options: object;
+}
+
+/**
+ * Joins the newest live run of the same command and scope, or starts one, under the command's lease
+ * (several processes, on one machine or many, then share its batches; see src/db/work-queue.ts). After
+ * a clean stop (signal, time budget), the run is marked incomplete once no live worker holds it.
+ */
+export async function withSharedRun<T extends { complete: boolean; error?: string | undefined }>(
+  context: CommandContext,
+  identity: SharedRunIdentity,
+  work: (run: SharedRun) => Promise<T>,
+): Promise<T> {
+  const { pool, stateSchema } = context;
+  await ensureStateSchema(pool, stateSchema);
+  let joined = false;
+  const lease = await acquireLease(pool, stateSchema, {
+    command: identity.command,
+    runId: context.runId,
+    chooseRun: async (client) => {
+      const chosen = await joinOrStartRun(client, stateSchema, context.runId, { ...identity, converterVersion: CONVERTER_VERSION });
+      joined = chosen.joined;
+      return chosen.runId;
+    },
+  });
+  if (joined) context.logger.info({ runId: lease.runId }, `Joining the ${identity.command} run already in progress with the same scope`);
+  const reportDir =
+    joined && context.reportDir.endsWith(context.runId) ? `${context.reportDir.slice(0, -context.runId.length)}${lease.runId}-${process.pid}` : context.reportDir;
+  let result: T;
+  try {
+    result = await work({ runId: lease.runId, joined, reportDir });
+  } finally {
+    await lease.release();
+  }
+  // Only once this worker's lease is gone can it tell whether any live worker still holds the run.
+  if (!result.complete && result.error === undefined) await markRunIncompleteIfAbandoned(pool, stateSchema, lease.runId).catch(() => {});
+  return result;
 }

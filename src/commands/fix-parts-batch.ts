@@ -51,8 +51,14 @@ interface RowWork {
  * One keyset range: read (one REPEATABLE READ snapshot), classify in JavaScript, then write the fixes
  * in a READ COMMITTED transaction with compare-and-set, so that a row the app changed between the read
  * and the write is detected and left (not a serialization failure that would cost the whole batch).
+ * `beforeCommit` (a shared run marking the batch done) runs inside the write transaction, or in one of
+ * its own when the batch has nothing to write.
  */
-export async function fixPartsRange(context: FixPartsBatchContext, range: MessageRange): Promise<BatchResult> {
+export async function fixPartsRange(
+  context: FixPartsBatchContext,
+  range: MessageRange,
+  beforeCommit?: (client: pg.ClientBase, result: BatchResult) => Promise<void>,
+): Promise<BatchResult> {
   const { rows, memories } = await inTransaction(
     context.pool,
     { isolation: 'repeatable read', readOnly: true, statementTimeoutMs: context.statementTimeoutMs, lockTimeoutMs: context.lockTimeoutMs },
@@ -77,21 +83,25 @@ export async function fixPartsRange(context: FixPartsBatchContext, range: Messag
     }
   }
   await context.beforeWrite?.(rows);
-  const applied = fixes.length === 0 ? new Map<string, string>() : await writeFixes(context, fixes);
-  return { chats: outcomesByChat(work, applied, context.showValues), conversions, rows: rows.length };
-}
-
-async function writeFixes(context: FixPartsBatchContext, fixes: PartsFix[]): Promise<Map<string, string>> {
-  return await inTransaction(
-    context.pool,
-    { isolation: 'read committed', statementTimeoutMs: context.statementTimeoutMs, lockTimeoutMs: context.lockTimeoutMs, rollback: context.dryRun },
-    async (client) => {
-      if (context.stateSchemaMissing) await client.query(stateSchemaDdl(context.stateSchema));
-      if (context.dryRun) await client.query(partsBackupDdl(context.stateSchema));
-      const applied = await applyPartsFixes(client, { stateSchema: context.stateSchema, runId: context.runId, converterVersion: CONVERTER_VERSION }, fixes);
-      return new Map(applied.map((a) => [a.id, a.newDigest]));
-    },
-  );
+  const resultOf = (applied: Map<string, string>): BatchResult => ({
+    chats: outcomesByChat(work, applied, context.showValues),
+    conversions,
+    rows: rows.length,
+  });
+  const write = { isolation: 'read committed', statementTimeoutMs: context.statementTimeoutMs, lockTimeoutMs: context.lockTimeoutMs } as const;
+  if (fixes.length === 0) {
+    const result = resultOf(new Map());
+    if (beforeCommit) await inTransaction(context.pool, write, (client) => beforeCommit(client, result));
+    return result;
+  }
+  return await inTransaction(context.pool, { ...write, rollback: context.dryRun }, async (client) => {
+    if (context.stateSchemaMissing) await client.query(stateSchemaDdl(context.stateSchema));
+    if (context.dryRun) await client.query(partsBackupDdl(context.stateSchema));
+    const applied = await applyPartsFixes(client, { stateSchema: context.stateSchema, runId: context.runId, converterVersion: CONVERTER_VERSION }, fixes);
+    const result = resultOf(new Map(applied.map((a) => [a.id, a.newDigest])));
+    if (beforeCommit) await beforeCommit(client, result);
+    return result;
+  });
 }
 
 function outcomesByChat(work: RowWork[], applied: Map<string, string>, showValues: boolean): ChatOutcome[] {

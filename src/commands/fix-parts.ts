@@ -1,18 +1,19 @@
-import { countMessagesInScope, planMessageRanges, resolveMessageScope, type MessageRange, type MessageScope, type StoredMessageRow } from '../db/fix-parts-reads.ts';
+import { resolveMessageScope, type MessageScope, type StoredMessageRow } from '../db/fix-parts-reads.ts';
 import { ensurePartsBackupTable, partsBackupExists } from '../db/fix-parts-state.ts';
+import { messageKeyset } from '../db/keysets.ts';
 import { inspectDatabase } from '../db/preflight.ts';
-import { recordRunEndOrWarn, recordRunStart } from '../db/runs.ts';
+import { recordRunEndOrWarn } from '../db/runs.ts';
 import { analyzeLedgers, stateSchemaExists } from '../db/state-schema.ts';
-import { withTransientRetry } from '../db/transactions.ts';
-import { CONVERTER_VERSION } from '../migration/convert.ts';
+import type { ThrottleLimits } from '../db/throttle.ts';
+import { finishedBatchStats } from '../db/work-queue.ts';
+import { countReason, type ReasonCode, type ReasonCounts } from '../migration/reasons.ts';
 import { ReportWriter } from '../report/report-writer.ts';
 import { errorField, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
-import { errorMessage } from '../runtime/errors.ts';
 import { createProgress } from '../runtime/progress.ts';
-import { withCommandLease, type CommandContext } from './context.ts';
-import { fixPartsRange, type FixPartsBatchContext } from './fix-parts-batch.ts';
-import { FixPartsTally } from './fix-parts-report.ts';
-import { walkBatches } from './walk-batches.ts';
+import { runBatches, type StopReason } from './batch-runner.ts';
+import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
+import { fixPartsRange, type BatchResult, type FixPartsBatchContext } from './fix-parts-batch.ts';
+import { FixPartsTally, type ClassCounts } from './fix-parts-report.ts';
 
 export interface FixPartsOptions {
   scope: MessageScope;
@@ -22,44 +23,62 @@ export interface FixPartsOptions {
   dryRun: boolean;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
+  targetBatchMs?: number | undefined;
+  timeBudgetMs?: number | undefined;
+  /** Pause while the database is under pressure; the CLI's defaults when absent. */
+  throttle?: ThrottleLimits | undefined;
   /** Test seam, see FixPartsBatchContext.beforeWrite. */
   beforeWrite?: (rows: readonly StoredMessageRow[]) => Promise<void>;
+}
+
+const DEFAULT_THROTTLE: ThrottleLimits = { maxLockWaiters: 10, maxReplicationLagSeconds: 30 };
+
+/** A batch's counters as stored with it in the state schema, for run-wide totals. */
+interface FixPartsBatchStats {
+  classes: ClassCounts;
+  reasons: ReasonCounts;
+  converted: number;
 }
 
 /**
  * Repairs chat_messages.parts in place: rows the original script wrote are rebuilt from their memories,
  * invalid rows are repaired from themselves, everything else (the app's rows, rows already right) is
  * left byte-identical. Every changed row's old value is backed up first (`--undo <runId>` restores it).
+ * Several processes started with the same scope join one run and share its batches.
  */
 export async function fixParts(options: FixPartsOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, stateSchema } = context;
   await inspectDatabase(pool, { target: true });
-  const stateSchemaMissing = options.dryRun && !(await stateSchemaExists(pool, stateSchema));
-  return withCommandLease(context, 'fix-parts', options.dryRun, async () => {
-    if (!options.dryRun) await analyzeLedgers(context.pool, context.stateSchema);
-    return walkAndReport(options, context, stateSchemaMissing);
+  if (options.dryRun) {
+    const stateSchemaMissing = !(await stateSchemaExists(pool, stateSchema));
+    return walkAndReport(options, context, { runId: context.runId, joined: false, reportDir: context.reportDir }, stateSchemaMissing);
+  }
+  const identity = {
+    command: 'fix-parts',
+    // Normalised, so that workers naming the same chats in another order join one run.
+    scope: { chats: options.scope.chats ? [...new Set(options.scope.chats)].sort() : undefined, since: options.scope.since, limit: options.scope.limit },
+    options: { batchSize: options.batchSize, concurrency: options.concurrency },
+  };
+  return withSharedRun(context, identity, async (run) => {
+    await ensurePartsBackupTable(pool, stateSchema);
+    if (!run.joined) await analyzeLedgers(pool, stateSchema);
+    return walkAndReport(options, context, run, false);
   });
 }
 
-async function walkAndReport(options: FixPartsOptions, context: CommandContext, stateSchemaMissing: boolean): Promise<RunSummary> {
-  const { pool, logger, stateSchema, runId } = context;
-  if (!options.dryRun) {
-    await ensurePartsBackupTable(pool, stateSchema);
-    await recordRunStart(pool, stateSchema, {
-      runId,
-      command: 'fix-parts',
-      scope: options.scope,
-      options: { batchSize: options.batchSize, concurrency: options.concurrency },
-      converterVersion: CONVERTER_VERSION,
-    });
-  }
-
-  const report = await ReportWriter.open(context.reportDir);
+async function walkAndReport(options: FixPartsOptions, context: CommandContext, run: SharedRun, stateSchemaMissing: boolean): Promise<RunSummary> {
+  const { pool, logger, stateSchema } = context;
+  const { runId } = run;
+  const shared = !options.dryRun;
+  const report = await ReportWriter.open(run.reportDir);
   const tally = new FixPartsTally();
   const progress = createProgress(options.dryRun ? 'fix-parts (dry run)' : 'fix-parts', context.progress);
   let runError: unknown = null;
+  let stopReason: StopReason | null = null;
+  let pauseNote = '';
   try {
     const scope = await resolveMessageScope(pool, options.scope);
+    const keyset = messageKeyset(scope);
     const batchContext: FixPartsBatchContext = {
       pool,
       stateSchema,
@@ -74,46 +93,92 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
       logger,
       ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
     };
-    const total = await countMessagesInScope(pool, scope);
-    logger.info({ messages: total, database: context.connection.display, dryRun: options.dryRun }, 'fix-parts starting');
+    const total = await keyset.count(pool);
+    logger.info({ messages: total, database: context.connection.display, dryRun: options.dryRun, runId }, 'fix-parts starting');
     progress.start(total);
-    await walkBatches(planMessageRanges(pool, scope, options.batchSize), { concurrency: options.concurrency, stopSignal: context.stopSignal }, async (range: MessageRange) => {
-      const started = Date.now();
-      const result = await withTransientRetry(() => fixPartsRange(batchContext, range), (error, attempt) =>
-        logger.warn({ batch: range, attempt, error: errorMessage(error) }, 'Transient error; retrying the batch'),
-      );
-      for (const chat of result.chats) tally.add(chat);
-      tally.converted += result.conversions;
-      progress.increment(result.rows);
-      logger.debug({ batch: range, messages: result.rows, durationMs: Date.now() - started }, 'Batch done');
-    });
+    stopReason = await runBatches<BatchResult>(
+      {
+        pool,
+        stateSchema,
+        runId,
+        keyset,
+        shared,
+        total,
+        concurrency: options.concurrency,
+        batchSize: options.batchSize,
+        targetBatchMs: options.targetBatchMs,
+        timeBudgetMs: options.timeBudgetMs,
+        startedAt: context.startedAt,
+        throttle: options.throttle ?? DEFAULT_THROTTLE,
+        stopSignal: context.stopSignal,
+        logger,
+        onPause: (reason) => {
+          pauseNote = reason ? `paused: ${reason}` : '';
+          if (reason) progress.increment(0, pauseNote);
+        },
+      },
+      {
+        run: (range, beforeCommit) => fixPartsRange(batchContext, range, beforeCommit),
+        keys: (result) => result.rows,
+        stats: (result) => statsOf(result),
+        onResults: async (result) => {
+          for (const chat of result.chats) tally.add(chat);
+          tally.converted += result.conversions;
+          progress.increment(result.rows, pauseNote);
+        },
+      },
+    );
   } catch (error) {
     runError = error;
   } finally {
     progress.stop();
   }
 
+  // A chat's messages may be spread over several workers' batches: each worker reports the rows it did.
   for (const line of tally.lines()) await report.writeRoom(line);
-  const complete = runError === null && !context.stopSignal.aborted;
-  const problems = tally.classes.unrepairable > 0
-    ? [`${tally.classes.unrepairable} message(s) cannot be repaired and were left as they are; see rooms.jsonl lines with "status":"unrepairable".`]
+  const complete = runError === null && stopReason === 'done';
+  const runTotals = complete && shared ? totalsOf(await finishedBatchStats(pool, stateSchema, runId)) : null;
+  const unrepairable = (runTotals ?? tally).classes.unrepairable;
+  const problems = unrepairable > 0
+    ? [`${unrepairable} message(s) cannot be repaired and were left as they are; see rooms.jsonl lines with "status":"unrepairable"${run.joined || runTotals ? ' (in the reports of the run\'s workers)' : ''}.`]
     : [];
+  // A clean stop at --time-budget is exit 0 with complete: false; a signal or a failure is exit 3.
   let exitCode: ExitCode = problems.length > 0 ? 1 : 0;
-  if (!complete) exitCode = 3;
+  if (runError !== null || stopReason === 'signal') exitCode = 3;
   const summary: RunSummary = {
-    ...summaryHead('fix-parts', context, { dryRun: options.dryRun, complete, exitCode }),
+    ...summaryHead('fix-parts', { runId, startedAt: context.startedAt }, { dryRun: options.dryRun, complete, exitCode }),
     messages: tally.messageCounters(),
     classes: tally.classes,
     chats: tally.chatCounts(),
     reasons: tally.reasons,
     reportDir: report.dir,
+    ...(run.joined ? { joinedRun: true } : {}),
+    ...(runTotals ? { runTotals: { messages: runTotals.messageCounters(), classes: runTotals.classes, reasons: runTotals.reasons } } : {}),
+    ...(stopReason && stopReason !== 'done' ? { stoppedBy: stopReason } : {}),
     ...(problems.length > 0 ? { problems } : {}),
     ...errorField(runError, context.connection.secrets),
   };
   await report.finish(summary);
   logger.info({ classes: tally.classes, dryRun: options.dryRun }, 'fix-parts done');
-  if (!options.dryRun) {
-    await recordRunEndOrWarn(pool, stateSchema, runId, complete ? 'completed' : runError !== null ? 'failed' : 'incomplete', summary, logger);
+  if (shared && (complete || runError !== null)) {
+    await recordRunEndOrWarn(pool, stateSchema, runId, complete ? 'completed' : 'failed', summary, logger);
   }
   return summary;
+}
+
+function statsOf(result: BatchResult): FixPartsBatchStats {
+  const batch = new FixPartsTally();
+  for (const chat of result.chats) batch.add(chat);
+  return { classes: batch.classes, reasons: batch.reasons, converted: result.conversions };
+}
+
+/** The whole run's counters, from every finished batch's stored stats (whichever worker did it). */
+function totalsOf(batches: object[]): FixPartsTally {
+  const totals = new FixPartsTally();
+  for (const stats of batches as FixPartsBatchStats[]) {
+    for (const [name, count] of Object.entries(stats.classes) as [keyof ClassCounts, number][]) totals.classes[name] += count;
+    for (const [code, count] of Object.entries(stats.reasons) as [ReasonCode, number][]) countReason(totals.reasons, code, count);
+    totals.converted += stats.converted;
+  }
+  return totals;
 }

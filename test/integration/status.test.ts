@@ -27,9 +27,13 @@ describe('status', () => {
     const runs = result.json!.runs as { runId: string; command: string; status: string; roomsDone: number }[];
     expect(runs.map((r) => r.runId)).toEqual([second.json!.runId, first.json!.runId]);
     // Both walked every room: the second found them unchanged.
-    for (const run of runs) expect(run).toMatchObject({ command: 'backfill', status: 'completed', roomsDone: 30 });
+    for (const run of runs) {
+      expect(run).toMatchObject({ command: 'backfill', status: 'completed', unit: 'rooms', done: 30, total: 30, roomsDone: 30, workers: [], etaSeconds: null });
+    }
+    expect(runs[1]).toMatchObject({ batches: { pending: 0, running: 0, done: 3, split: 0 } });
     const human = await runCli(['status'], { databaseUrl: env.db.url });
     expect(human.stdout).toContain(first.json!.runId);
     expect(human.stdout).toContain('completed');
+    expect(human.stdout).toContain('30 rooms');
   });
 });

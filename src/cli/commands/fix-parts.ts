@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { fixParts } from '../../commands/fix-parts.ts';
 import { undoFixParts } from '../../commands/fix-parts-undo.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
-import { connectionFlags, outputFlags, walkFlags } from '../../runtime/config.ts';
-import { addCommonOptions, dryRunOption } from '../options.ts';
+import { connectionFlags, outputFlags, pacingFlags, walkFlags } from '../../runtime/config.ts';
+import { addCommonOptions, addPacingOptions, dryRunOption } from '../options.ts';
 import { runCommand } from '../run-command.ts';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -18,6 +18,7 @@ export const fixPartsFlags = z
   .object({
     ...connectionFlags,
     ...outputFlags,
+    ...pacingFlags,
     batchSize: walkFlags.batchSize,
     concurrency: walkFlags.concurrency,
     since: walkFlags.since,
@@ -30,7 +31,7 @@ export const fixPartsFlags = z
   .strict();
 
 export function registerFixParts(program: Command, setExitCode: (code: number) => void): void {
-  addCommonOptions(program.command('fix-parts'))
+  addPacingOptions(addCommonOptions(program.command('fix-parts')))
     .description("repair chat_messages.parts the original script wrote (v4 parts, bare arrays), with backup and --undo")
     .option('--batch-size <n>', 'chat_messages rows per batch (one read and one write transaction each)', '500')
     .option('--concurrency <n>', 'batches in flight in this process', '2')
@@ -52,6 +53,10 @@ Examples:
   $ recoup-migrate fix-parts --json > fix-parts.json
   $ recoup-migrate fix-parts --chat 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed
   $ recoup-migrate fix-parts --undo <runId>                restore what that run changed
+  $ recoup-migrate fix-parts --time-budget 25m             a cron window; the next run does the rest
+
+Several processes (on one machine or many) started with the same scope join one run and share its
+batches; the last one standing finishes it.
 
 Exit 1 when some rows cannot be repaired (status "unrepairable" in rooms.jsonl).
 
@@ -65,7 +70,15 @@ ${EXIT_CODES_HELP}`,
           return f.undo
             ? undoFixParts({ runId: f.undo, batchSize: f.batchSize, ...common }, context)
             : fixParts(
-                { scope: { chats: chats.length > 0 ? chats : undefined, since: f.since, limit: f.limit }, batchSize: f.batchSize, concurrency: f.concurrency, ...common },
+                {
+                  scope: { chats: chats.length > 0 ? chats : undefined, since: f.since, limit: f.limit },
+                  batchSize: f.batchSize,
+                  concurrency: f.concurrency,
+                  targetBatchMs: f.targetBatchMs,
+                  timeBudgetMs: f.timeBudget,
+                  throttle: { maxLockWaiters: f.maxLockWaiters, maxReplicationLagSeconds: f.maxReplicationLag },
+                  ...common,
+                },
                 context,
               );
         }),
