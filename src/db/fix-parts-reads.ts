@@ -127,19 +127,30 @@ export async function readMessagesInRange(
 ): Promise<StoredMessageRow[]> {
   const filter = messageScopeFilter(scope, 3);
   const state = quoteIdent(tables.stateSchema);
-  const ledgerJoin = tables.ledger ? `left join ${state}.target_ledger l on l.kind = 'message' and l.id = cm.id` : '';
+  // Every lookup is a LATERAL … LIMIT 1, which the planner can only run as an index probe per row: with
+  // plain joins it merged or hashed the whole ledger and backup for each batch (statistics taken while
+  // they were small), which made a run quadratic in their size.
+  const ledgerJoin = tables.ledger
+    ? `left join lateral (select l.digest from ${state}.target_ledger l where l.kind = 'message' and l.id = cm.id limit 1) l on true`
+    : '';
   const ledgerDigest = tables.ledger ? 'l.digest' : 'null::text';
-  const ledgerOwned = tables.ledger ? `coalesce(l.digest = ${messageDigestSql('cm')}, false)` : 'false';
-  const backupOwned = tables.backup
-    ? `exists (select 1 from ${partsBackupTable(tables.stateSchema)} b
-                where b.message_id = cm.id and b.restored_at is null and b.new_digest = md5(cm.parts::text))`
+  const ledgerOwned = tables.ledger
+    ? `coalesce(l.digest = ${messageDigestSql('cm', 'p.parts_text')}, false)`
     : 'false';
+  const backupJoin = tables.backup
+    ? `left join lateral (select true as owned from ${partsBackupTable(tables.stateSchema)} b
+                           where b.message_id = cm.id and b.restored_at is null and b.new_digest = p.digest limit 1) bk on true`
+    : '';
+  const backupOwned = tables.backup ? 'bk.owned is not null' : 'false';
   const { rows } = await client.query<StoredMessageRow>(
-    `select cm.id, cm.chat_id, c.session_id, cm.role, cm.parts::text as parts, md5(cm.parts::text) as digest,
+    `select cm.id, cm.chat_id, c.session_id, cm.role, p.parts_text as parts, p.digest,
             ${ledgerDigest} as ledger_digest, ${ledgerOwned} or ${backupOwned} as tool_owned
        from public.chat_messages cm
-       join public.chats c on c.id = cm.chat_id
+       cross join lateral (select t.parts_text, md5(t.parts_text) as digest
+                             from (select cm.parts::text as parts_text offset 0) t) p
+       join lateral (select c.session_id from public.chats c where c.id = cm.chat_id limit 1) c on true
        ${ledgerJoin}
+       ${backupJoin}
       where ($1::text is null or cm.id > $1::text) and cm.id <= $2::text and ${filter.sql}
       order by cm.id`,
     [range.after, range.last, ...filter.params],

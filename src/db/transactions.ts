@@ -53,10 +53,14 @@ export async function inTransaction<T>(
   let broken = false;
   try {
     await client.query(`begin isolation level ${options.isolation}${options.readOnly ? ' read only' : ''}`);
-    await client.query(`select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)`, [
-      `${options.statementTimeoutMs}ms`,
-      `${options.lockTimeoutMs}ms`,
-    ]);
+    // No JIT and no parallel workers: a batch statement touches a few thousand rows, yet its cost
+    // estimates (state tables analysed while still small) crossed jit_above_cost, and each statement
+    // paid up to a second compiling, or several milliseconds starting workers.
+    await client.query(
+      `select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
+              set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)`,
+      [`${options.statementTimeoutMs}ms`, `${options.lockTimeoutMs}ms`],
+    );
     if (options.asyncCommit) await client.query(`select set_config('synchronous_commit', 'off', true)`);
     const result = await work(client);
     await client.query(options.rollback ? 'rollback' : 'commit');
