@@ -1,6 +1,6 @@
 import type { MessageMemoryRow, StoredMessageRow } from '../db/fix-parts-reads.ts';
 import { convertMemory, repairStoredParts, validateEnvelope, type UIMessageEnvelope } from '../migration/convert.ts';
-import { canonicalJson, parseJson } from '../migration/json.ts';
+import { jsonEqual, parseJson } from '../migration/json.ts';
 
 /**
  * What fix-parts does with one chat_messages row:
@@ -33,7 +33,7 @@ export async function classifyRow(row: StoredMessageRow, memory: MessageMemoryRo
     conversions += 1;
     const expected = await convertMemory({ id: memory.id, content: parseMemoryContent(memory.content), updatedAt: new Date(memory.updated_at) });
     if (expected.ok) {
-      if (expected.message.role === row.role && sameJson(stored, expected.message)) return { verdict: { kind: 'unchanged' }, conversions };
+      if (expected.message.role === row.role && jsonEqual(stored, expected.message)) return { verdict: { kind: 'unchanged' }, conversions };
       if (memory.script_written) return { verdict: { kind: 'rebuilt', message: expected.message }, conversions };
     } else if (memory.script_written) {
       // The script copied a memory that the converter skips: nothing valid to rebuild it from.
@@ -66,9 +66,4 @@ function parseMemoryContent(text: string): unknown {
     // jsonb text always parses; keep the converter's own error path for anything else.
     return text;
   }
-}
-
-/** Same JSON value: key order and number spelling aside, big integers compared by their digits. */
-function sameJson(a: unknown, b: unknown): boolean {
-  return canonicalJson(a) === canonicalJson(b);
 }

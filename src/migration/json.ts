@@ -141,3 +141,38 @@ function canonicalValue(value: unknown): string | undefined {
   }
   return `{${members.join(',')}}`;
 }
+
+/**
+ * canonicalJson(a) === canonicalJson(b), without building either string: key order aside, lossless
+ * numbers compared by their text, undefined object values absent and undefined array items null.
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return a !== undefined || b !== undefined;
+  const aIsContainer = isContainer(a);
+  if (aIsContainer !== isContainer(b)) return false;
+  if (!aIsContainer) return canonicalValue(a) === canonicalValue(b) && canonicalValue(a) !== undefined;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) {
+      if (!jsonEqual(a[i] === undefined ? null : a[i], b[i] === undefined ? null : b[i])) return false;
+    }
+    return true;
+  }
+  const left = a as JsonObject;
+  const right = b as JsonObject;
+  let leftKeys = 0;
+  for (const key of Object.keys(left)) {
+    if (left[key] === undefined) continue;
+    leftKeys += 1;
+    if (!Object.hasOwn(right, key) || !jsonEqual(left[key], right[key])) return false;
+  }
+  let rightKeys = 0;
+  for (const key of Object.keys(right)) if (right[key] !== undefined) rightKeys += 1;
+  return leftKeys === rightKeys;
+}
+
+/** An array or a plain object (compared member by member); everything else compares as its JSON text. */
+function isContainer(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  return Array.isArray(value) || !(isLosslessNumber(value) || value instanceof Date);
+}

@@ -13,7 +13,7 @@ import {
   validateEnvelope,
   type ContentConversion,
 } from '../../src/migration/convert.ts';
-import { canonicalJson, isJsonObject, parseJson, stringifyJson } from '../../src/migration/json.ts';
+import { canonicalJson, isJsonObject, jsonEqual, parseJson, stringifyJson } from '../../src/migration/json.ts';
 
 type Random = () => number;
 
@@ -227,6 +227,11 @@ async function checkInvariants(label: string, id: string, content: unknown): Pro
   const first = convertContent(id, content);
   const second = convertContent(id, content);
   expect(canonicalJson(second), `${label}: deterministic`).toBe(canonicalJson(first));
+  // fix-parts compares with jsonEqual: it must agree with canonicalJson on every generated value.
+  expect(jsonEqual(second, first), `${label}: jsonEqual sees the same conversion`).toBe(true);
+  expect(jsonEqual(content ?? null, first.ok ? first.message : null), `${label}: jsonEqual agrees`).toBe(
+    canonicalJson(content ?? null) === canonicalJson(first.ok ? first.message : null),
+  );
   expect(canonicalJson(content ?? null), `${label}: input untouched`).toBe(inputBefore);
 
   if (!first.ok) {

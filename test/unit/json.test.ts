@@ -4,6 +4,7 @@ import {
   hasPossiblyUnsafeNumber,
   isJsonObject,
   isLosslessNumber,
+  jsonEqual,
   LosslessNumber,
   parseJson,
   stringifyJson,
@@ -123,5 +124,45 @@ describe('isJsonObject', () => {
     expect(isJsonObject(null)).toBe(false);
     expect(isJsonObject(new LosslessNumber('1'))).toBe(false);
     expect(isJsonObject('{}')).toBe(false);
+  });
+});
+
+describe('jsonEqual', () => {
+  const pairs: Array<[string, unknown, unknown]> = [
+    ['key order', parseJson('{"a":1,"b":{"c":[1,{"d":2,"e":3}]}}'), parseJson('{"b":{"c":[1,{"e":3,"d":2}]},"a":1}')],
+    ['big integers by digits', parseJson('[12345678901234567890]'), parseJson('[12345678901234567890]')],
+    ['different big integers', parseJson('[12345678901234567890]'), parseJson('[12345678901234567891]')],
+    ['number against string', { a: 1 }, { a: '1' }],
+    ['undefined value against absent key', { a: undefined, b: 1 }, { b: 1 }],
+    ['undefined item against null', [undefined], [null]],
+    ['extra key', { a: 1 }, { a: 1, b: 2 }],
+    ['array against object', [], {}],
+    ['null against object', null, {}],
+    ['lengths', [1, 2], [1, 2, 3]],
+    ['nested difference', parseJson('{"p":[{"t":"x"}]}'), parseJson('{"p":[{"t":"y"}]}')],
+    ['lossless number against the same plain number', new LosslessNumber('42'), 42],
+    ['empty string against null', '', null],
+  ];
+  it.each(pairs)('agrees with comparing canonicalJson: %s', (_label, a, b) => {
+    expect(jsonEqual(a, b)).toBe(canonicalJson(a) === canonicalJson(b));
+    expect(jsonEqual(b, a)).toBe(canonicalJson(a) === canonicalJson(b));
+  });
+
+  it('says equal for the first pairs and different for the others (the table above is not vacuous)', () => {
+    expect(pairs.map(([label, a, b]) => [label, jsonEqual(a, b)])).toEqual([
+      ['key order', true],
+      ['big integers by digits', true],
+      ['different big integers', false],
+      ['number against string', false],
+      ['undefined value against absent key', true],
+      ['undefined item against null', true],
+      ['extra key', false],
+      ['array against object', false],
+      ['null against object', false],
+      ['lengths', false],
+      ['nested difference', false],
+      ['lossless number against the same plain number', true],
+      ['empty string against null', false],
+    ]);
   });
 });
