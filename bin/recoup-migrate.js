@@ -22,6 +22,16 @@ function bundleIsFresh() {
   }
 }
 
+// `recoup-migrate … | head`: a reader that goes away is not an error. stdout only carries help and the
+// final summary, so exit quietly; a closed stderr only loses log lines, so keep working.
+process.stdout.on('error', (error) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(process.exitCode ?? 0);
+});
+process.stderr.on('error', (error) => {
+  if (error.code !== 'EPIPE') throw error;
+});
+
 let main;
 if (bundleIsFresh()) {
   ({ main } = await import(bundle.href));
