@@ -21,16 +21,21 @@ export interface FileDigest {
 export class StreamDigest {
   private readonly hash: Hash = createHash('sha256');
   private bytes = 0;
-  private lines = 0;
+  private lineCount = 0;
 
   update(chunk: Buffer): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
-    for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, at + 1)) this.lines += 1;
+    for (let at = chunk.indexOf(NEWLINE); at !== -1; at = chunk.indexOf(NEWLINE, at + 1)) this.lineCount += 1;
+  }
+
+  /** Lines so far. */
+  get lines(): number {
+    return this.lineCount;
   }
 
   result(): FileDigest {
-    return { sha256: this.hash.digest('hex'), bytes: this.bytes, lines: this.lines };
+    return { sha256: this.hash.digest('hex'), bytes: this.bytes, lines: this.lineCount };
   }
 }
 

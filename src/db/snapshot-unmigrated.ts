@@ -22,17 +22,11 @@ export async function countUnmigrated(db: pg.ClientBase | pg.Pool, inPlan: { roo
 }
 
 /**
- * One JSON line per unmigrated row: ids and times only, never content (the data files hold that).
- * Values are uuids and timestamps, so COPY's text escaping never alters a line.
+ * One JSON line per unmigrated row of one kind: ids and times only, never content (the data files hold
+ * that). Values are uuids and timestamps, so COPY's text escaping never alters a line.
  */
-export function unmigratedRowsSql(inPlan: { rooms: boolean; memories: boolean }): string {
-  const parts: string[] = [];
-  if (inPlan.rooms) {
-    parts.push(`select pg_catalog.json_build_object('kind', 'room', 'id', r.id, 'account_id', r.account_id, 'updated_at', r.updated_at)::text as line ${UNMIGRATED_ROOMS}`);
-  }
-  if (inPlan.memories) {
-    parts.push(`select pg_catalog.json_build_object('kind', 'memory', 'id', m.id, 'room_id', m.room_id, 'updated_at', m.updated_at)::text as line ${UNMIGRATED_MEMORIES}`);
-  }
-  if (parts.length === 0) return `select ''::text as line where false`;
-  return parts.join(' union all ');
+export function unmigratedLinesSql(kind: 'room' | 'memory'): string {
+  return kind === 'room'
+    ? `select pg_catalog.json_build_object('kind', 'room', 'id', r.id, 'account_id', r.account_id, 'updated_at', r.updated_at)::text as line ${UNMIGRATED_ROOMS}`
+    : `select pg_catalog.json_build_object('kind', 'memory', 'id', m.id, 'room_id', m.room_id, 'updated_at', m.updated_at)::text as line ${UNMIGRATED_MEMORIES}`;
 }

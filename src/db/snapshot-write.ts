@@ -1,17 +1,14 @@
-import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readdir, statfs } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { KeptForeignKey, TableName } from './dependents.ts';
-import { applySnapshotSettings, CHECKSUM_ALGORITHM, checksumProbe, tableChecksum } from './snapshot-checksum.ts';
-import { StreamDigest, syncDirectory, type FileDigest } from './snapshot-file-digest.ts';
-import { SNAPSHOT_DIR_MODE, SNAPSHOT_FILE_MODE, SNAPSHOT_FORMAT, UNMIGRATED_FILE, writeManifest, type SnapshotManifest, type TableSnapshot } from './snapshot-manifest.ts';
-import { copiedColumns, readCopiedColumns, readTableStructure } from './snapshot-structure.ts';
+import { applySnapshotSettings, CHECKSUM_ALGORITHM, checksumProbe, tableChecksum, type TableChecksum } from './snapshot-checksum.ts';
+import { copyToFile } from './snapshot-copy-out.ts';
+import { syncDirectory, type FileDigest } from './snapshot-file-digest.ts';
+import { SNAPSHOT_DIR_MODE, SNAPSHOT_FORMAT, UNMIGRATED_FILE, writeManifest, type SnapshotManifest, type TableSnapshot } from './snapshot-manifest.ts';
+import { copiedColumns, readCopiedColumns, readTableStructure, type TableStructure } from './snapshot-structure.ts';
 import { quoteIdent } from './sql-files.ts';
-import { countUnmigrated, unmigratedRowsSql, type UnmigratedCounts } from './snapshot-unmigrated.ts';
+import { unmigratedLinesSql } from './snapshot-unmigrated.ts';
 
 /** A reason the snapshot cannot be taken that the operator can fix: reported as a failed gate. */
 export class SnapshotRefusal extends Error {
@@ -47,21 +44,21 @@ export async function assertEmptySnapshotDir(dir: string): Promise<void> {
 /**
  * Writes structure and data of every plan table from one repeatable-read transaction that first takes
  * ACCESS SHARE on all of them (as pg_dump does), so no table can be dropped or altered mid-snapshot and
- * every file shows the same moment. Data is streamed with COPY; nothing is held in memory. As each file
- * is written its bytes are digested (sha256, size, rows), and a second connection that imports the same
- * snapshot (pg_export_snapshot, as `pg_dump -j` does) computes each table's content checksum meanwhile:
- * the manifest ties the exact bytes on disk to the live rows they came from, at no extra pass over the
- * data. Every file and the directory are fsynced before the manifest names them.
+ * every file shows the same moment. Data is streamed with COPY; nothing is held in memory. Each file's
+ * bytes are digested (sha256, size, rows) on their way to disk, and each table's content checksum is
+ * taken in the same snapshot: the manifest ties the exact bytes on disk to the rows they came from.
+ * A second connection imports the snapshot (pg_export_snapshot, as `pg_dump -j` does) and the two share
+ * the work, largest first. Every file, the manifest and the directory are fsynced.
  */
 export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotInput): Promise<SnapshotManifest> {
   const absolute = resolve(dir);
   await assertEmptySnapshotDir(absolute);
   await mkdir(absolute, { recursive: true, mode: SNAPSHOT_DIR_MODE });
   await chmod(absolute, SNAPSHOT_DIR_MODE);
-  await assertDiskSpace(pool, absolute, input.tables);
+  const sizes = await assertDiskSpace(pool, absolute, input.tables);
 
   const clients: pg.PoolClient[] = [];
-  // Everything queued on the second connection: a failure waits for it to stop before returning.
+  // Both workers: a failure waits for them to stop before returning.
   let settled: Promise<unknown> = Promise.resolve();
   try {
     const reader = await pool.connect();
@@ -74,44 +71,16 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
               pg_catalog.current_database() as database, pg_catalog.pg_export_snapshot() as exported`,
     );
     const probe = await checksumProbe(reader);
-    const exported = info[0]?.exported ?? '';
-
-    // The reader streams the data files. Meanwhile a second connection joins the snapshot, computes the
-    // checksums, then reads the structures (which the files do not need): neither waits for the other.
     const columns = await readCopiedColumns(reader, input.tables);
-    const inPlan = inPlanFlags(input.tables);
-    const onChecker = serialQueue();
-    const joined = onChecker(async () => {
-      const checker = await pool.connect();
-      clients.push(checker);
-      await joinSnapshot(checker, exported, input);
-      return checker;
-    });
-    const pendingSums = input.tables.map((table, index) => onChecker(async () => tableChecksum(await joined, table.printed, columns[index]!)));
-    const pendingCount = onChecker(async () => countUnmigrated(await joined, inPlan));
-    const pendingStructures = input.tables.map((table) => onChecker(async () => readTableStructure(await joined, table)));
-    settled = Promise.allSettled([joined, ...pendingSums, pendingCount, ...pendingStructures]);
-    const files = await writeDataFiles(reader, absolute, input.tables, columns, inPlan);
-    const sums = await Promise.all(pendingSums);
-    const unmigrated = await pendingCount;
-    const structures = await Promise.all(pendingStructures);
+    const parts = new SnapshotParts(input.tables.length);
+    const tasks = snapshotTasks(absolute, input.tables, columns, sizes, parts);
+    const workers = [runTasks(reader, tasks)];
+    // Only a connection the pool has now: waiting for one that something else holds could wait forever.
+    if (pool.idleCount > 0 || pool.totalCount < (pool.options.max ?? 10)) workers.push(joinSnapshot(pool, clients, info[0]?.exported ?? '', input).then((checker) => (checker ? runTasks(checker, tasks) : undefined)));
+    settled = Promise.allSettled(workers);
+    await Promise.all(workers);
 
-    const tables: TableSnapshot[] = structures.map((structure, index) => {
-      const file = files.tables[index]!;
-      const checksum = sums[index]!;
-      const copied = columns[index]!;
-      // Both connections read the same snapshot, with the tables locked against ALTER: these only fail if that premise does.
-      if (copiedColumns(structure).join(',') !== copied.join(',')) {
-        throw new Error(`${structure.printed}: its columns changed while the snapshot was taken (${copied.join(', ')} → ${copiedColumns(structure).join(', ')}); the snapshot is not consistent.`);
-      }
-      if (file.digest.lines !== checksum.rows) {
-        throw new Error(`${structure.printed}: COPY wrote ${file.digest.lines} rows but the checksum counted ${checksum.rows} in the same snapshot; the snapshot is not consistent.`);
-      }
-      return { ...structure, data: { file: file.file, columns: copied, rows: checksum.rows, digest: checksum.digest, sha256: file.digest.sha256, bytes: file.digest.bytes } };
-    });
-    if (files.rejects.lines !== unmigrated.memories + unmigrated.rooms) {
-      throw new Error(`${UNMIGRATED_FILE}: COPY wrote ${files.rejects.lines} rows but ${unmigrated.memories + unmigrated.rooms} were counted in the same snapshot; the snapshot is not consistent.`);
-    }
+    const tables = input.tables.map((table, index) => parts.table(table, index, columns[index]!));
     for (const client of clients) await client.query('commit');
     const manifest: SnapshotManifest = {
       format: SNAPSHOT_FORMAT,
@@ -124,7 +93,7 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
       tables,
       keptForeignKeys: [...input.keptForeignKeys],
       dropOrder: [...input.dropOrder],
-      unmigrated: { memories: unmigrated.memories, rooms: unmigrated.rooms, file: UNMIGRATED_FILE, sha256: files.rejects.sha256 },
+      unmigrated: parts.unmigrated(),
     };
     // Written last: a directory without a manifest is an unfinished snapshot.
     await writeManifest(absolute, manifest);
@@ -132,7 +101,7 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
     return manifest;
   } catch (error) {
     // Closing the connections ends their transactions, even with a COPY cut off mid-stream; what is
-    // still queued for the second one then fails at once. One still connecting is closed when it lands.
+    // still queued then fails at once. A second connection still being opened is closed when it lands.
     for (const client of clients.splice(0)) client.release(true);
     await settled;
     for (const client of clients.splice(0)) client.release(true);
@@ -142,84 +111,132 @@ export async function writeSnapshot(pool: pg.Pool, dir: string, input: SnapshotI
   }
 }
 
-/** A second connection on the reader's snapshot: begin, import it, same settings, same locks. */
-async function joinSnapshot(client: pg.PoolClient, exported: string, input: SnapshotInput): Promise<void> {
+/**
+ * A second connection on the reader's snapshot: begin, import it, same settings, same locks. It only
+ * shares the work: when it cannot join (no connection, a lock it would wait for, the reader already
+ * failed), it is closed and the reader does everything.
+ */
+async function joinSnapshot(pool: pg.Pool, clients: pg.PoolClient[], exported: string, input: SnapshotInput): Promise<pg.PoolClient | null> {
   // SET TRANSACTION SNAPSHOT takes no parameters; an exported snapshot id is hex digits and dashes.
   if (!/^[0-9A-F-]+$/i.test(exported)) throw new Error(`Unexpected exported snapshot id ${JSON.stringify(exported)} from pg_export_snapshot().`);
-  await client.query('begin isolation level repeatable read read only');
-  await client.query(`set transaction snapshot '${exported}'`);
-  await applySnapshotSettings(client, input);
-  // The reader holds these already. Taken up front (as pg_dump -j's workers do) so that an ALTER queued
-  // behind the reader's locks, which this connection would wait behind, fails the snapshot here after
-  // lock_timeout, before any work.
-  await client.query(`lock table ${input.tables.map((t) => t.printed).join(', ')} in access share mode`);
-}
-
-interface InPlan {
-  rooms: boolean;
-  memories: boolean;
-}
-
-function inPlanFlags(tables: readonly TableName[]): InPlan {
-  const names = new Set(tables.map((t) => `${t.schema}.${t.name}`));
-  return { rooms: names.has('public.rooms'), memories: names.has('public.memories') };
-}
-
-async function writeDataFiles(
-  reader: pg.PoolClient,
-  dir: string,
-  tables: readonly TableName[],
-  columns: readonly string[][],
-  inPlan: InPlan,
-): Promise<{ tables: { file: string; digest: FileDigest }[]; rejects: FileDigest }> {
-  const written = [];
-  for (const [index, table] of tables.entries()) {
-    const file = `${table.schema}.${table.name}.copy`;
-    const statement = `copy ${table.printed} (${columns[index]!.map(quoteIdent).join(', ')}) to stdout`;
-    written.push({ file, digest: await copyOut(reader, statement, join(dir, file)) });
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch {
+    return null;
   }
-  const rejects = await copyOut(reader, `copy (${unmigratedRowsSql(inPlan)}) to stdout`, join(dir, UNMIGRATED_FILE));
-  return { tables: written, rejects };
+  clients.push(client);
+  try {
+    await client.query('begin isolation level repeatable read read only');
+    await client.query(`set transaction snapshot '${exported}'`);
+    await applySnapshotSettings(client, input);
+    // The reader holds these already. Taken up front (as pg_dump -j's workers do) so that an ALTER
+    // queued behind the reader's locks, which this connection would wait behind, is met here, after
+    // lock_timeout at most, rather than in the middle of the work.
+    await client.query(`lock table ${input.tables.map((t) => t.printed).join(', ')} in access share mode`);
+    return client;
+  } catch {
+    const at = clients.indexOf(client);
+    if (at !== -1) clients.splice(at, 1);
+    client.release(true);
+    return null;
+  }
 }
+
+type Task = (client: pg.ClientBase) => Promise<void>;
 
 /**
- * Runs work items one after another (a client runs one query at a time) without the caller awaiting
- * each. A rejection is marked handled, so that one coming while the caller awaits something else (or
- * after it gave up) does not crash the process; awaiting the item still throws it.
+ * What the snapshot reads, as tasks either connection can run (both see the same snapshot): each
+ * table's COPY to its file and its checksum, largest tables first so that the two connections finish
+ * together; then the unmigrated rows and the structures, which are small.
  */
-function serialQueue(): <T>(work: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve();
-  return <T>(work: () => Promise<T>): Promise<T> => {
-    const item = tail.then(work);
-    tail = item.catch(() => {});
-    return item;
-  };
+function snapshotTasks(dir: string, tables: readonly TableName[], columns: readonly string[][], sizes: readonly number[], parts: SnapshotParts): Task[] {
+  const bySize = tables.map((table, index) => ({ table, index })).sort((a, b) => sizes[b.index]! - sizes[a.index]!);
+  const tasks: Task[] = [];
+  for (const { table, index } of bySize) {
+    const list = columns[index]!.map(quoteIdent).join(', ');
+    tasks.push(async (client) => {
+      const file = `${table.schema}.${table.name}.copy`;
+      const { digest } = await copyToFile(client, [`copy ${table.printed} (${list}) to stdout`], join(dir, file));
+      parts.files[index] = { file, digest };
+    });
+    tasks.push(async (client) => {
+      parts.sums[index] = await tableChecksum(client, table.printed, columns[index]!);
+    });
+  }
+  const names = new Set(tables.map((t) => `${t.schema}.${t.name}`));
+  const kinds = (['room', 'memory'] as const).filter((kind) => names.has(kind === 'room' ? 'public.rooms' : 'public.memories'));
+  tasks.push(async (client) => {
+    const { digest, lines } = await copyToFile(client, kinds.map((kind) => `copy (${unmigratedLinesSql(kind)}) to stdout`), join(dir, UNMIGRATED_FILE));
+    parts.rejects = { sha256: digest.sha256, rooms: kinds.includes('room') ? lines[kinds.indexOf('room')]! : 0, memories: kinds.includes('memory') ? lines[kinds.indexOf('memory')]! : 0 };
+  });
+  for (const [index, table] of tables.entries()) {
+    tasks.push(async (client) => {
+      parts.structures[index] = await readTableStructure(client, table);
+    });
+  }
+  return tasks;
 }
 
-/** Streams a COPY to a new file (mode 0600, fsynced on close), digesting the bytes as they pass. */
-async function copyOut(client: pg.PoolClient, statement: string, path: string): Promise<FileDigest> {
-  const digest = new StreamDigest();
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      digest.update(chunk);
-      done(null, chunk);
-    },
-  });
-  await pipeline(client.query(copyTo(statement)), tap, createWriteStream(path, { mode: SNAPSHOT_FILE_MODE, flags: 'wx', flush: true }));
-  return digest.result();
+/** Takes the next task until none is left or one failed (in either worker); a failure is thrown. */
+async function runTasks(client: pg.ClientBase, tasks: Task[]): Promise<void> {
+  for (let task = tasks.shift(); task; task = tasks.shift()) {
+    try {
+      await task(client);
+    } catch (error) {
+      tasks.length = 0;
+      throw error;
+    }
+  }
+}
+
+/** The results of the tasks, put together into the manifest's tables once all are in. */
+class SnapshotParts {
+  readonly files: { file: string; digest: FileDigest }[];
+  readonly sums: TableChecksum[];
+  readonly structures: TableStructure[];
+  rejects: { sha256: string; rooms: number; memories: number } | null = null;
+
+  constructor(tables: number) {
+    this.files = new Array(tables);
+    this.sums = new Array(tables);
+    this.structures = new Array(tables);
+  }
+
+  /** Both connections read the same snapshot, with the tables locked against ALTER: the checks only fail if that premise does. */
+  table(table: TableName, index: number, copied: string[]): TableSnapshot {
+    const file = this.files[index];
+    const sum = this.sums[index];
+    const structure = this.structures[index];
+    if (!file || !sum || !structure) throw new Error(`${table.printed}: the snapshot is missing its file, checksum or structure.`);
+    if (copiedColumns(structure).join(',') !== copied.join(',')) {
+      throw new Error(`${table.printed}: its columns changed while the snapshot was taken (${copied.join(', ')} → ${copiedColumns(structure).join(', ')}); the snapshot is not consistent.`);
+    }
+    if (file.digest.lines !== sum.rows) {
+      throw new Error(`${table.printed}: COPY wrote ${file.digest.lines} rows but the checksum counted ${sum.rows} in the same snapshot; the snapshot is not consistent.`);
+    }
+    return { ...structure, data: { file: file.file, columns: copied, rows: sum.rows, digest: sum.digest, sha256: file.digest.sha256, bytes: file.digest.bytes } };
+  }
+
+  unmigrated(): SnapshotManifest['unmigrated'] {
+    if (!this.rejects) throw new Error(`The snapshot is missing ${UNMIGRATED_FILE}.`);
+    return { memories: this.rejects.memories, rooms: this.rejects.rooms, file: UNMIGRATED_FILE, sha256: this.rejects.sha256 };
+  }
 }
 
 /**
  * COPY text is about the size of the heap, and never more than heap + TOAST + indexes
- * (pg_total_relation_size), so that much free space is required before anything is written.
+ * (pg_total_relation_size), so that much free space is required before anything is written. Returns
+ * each table's size, which orders the work.
  */
-async function assertDiskSpace(pool: pg.Pool, dir: string, tables: readonly TableName[]): Promise<void> {
+async function assertDiskSpace(pool: pg.Pool, dir: string, tables: readonly TableName[]): Promise<number[]> {
   const { rows } = await pool.query<{ bytes: string }>(
-    `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::text as bytes
-       from unnest($1::text[]) as t(name) join pg_class c on c.oid = to_regclass(t.name)`,
+    `select coalesce(pg_total_relation_size(to_regclass(t.name)), 0)::text as bytes
+       from unnest($1::text[]) with ordinality as t(name, position) order by t.position`,
     [tables.map((t) => t.printed)],
   );
-  const needed = Number(rows[0]?.bytes ?? 0);
+  const sizes = rows.map((r) => Number(r.bytes));
+  const needed = sizes.reduce((sum, size) => sum + size, 0);
   const stats = await statfs(dir);
   const free = Number(stats.bavail) * Number(stats.bsize);
   if (free < needed) {
@@ -228,4 +245,5 @@ async function assertDiskSpace(pool: pg.Pool, dir: string, tables: readonly Tabl
         '(pg_total_relation_size). Free some space or pass --snapshot-dir on a larger disk.',
     );
   }
+  return sizes;
 }

@@ -330,7 +330,7 @@ describe('drop-legacy --dry-run', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     for (const file of readdirSync(dir)) expect([file, statSync(join(dir, file)).mode & 0o777]).toEqual([file, 0o600]);
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ format: 'recoup-migrate-snapshot/2', checksum: { algorithm: 'sum-hashtextextended-2x64', probe: expect.stringMatching(/^-?\d+$/) } });
+    expect(manifest).toMatchObject({ format: 'recoup-migrate-snapshot/2', checksum: { algorithm: 'hashtextextended-2x64/length-prefixed-columns', probe: expect.stringMatching(/^-?\d+$/) } });
     for (const table of manifest.tables) {
       const lines = readFileSync(join(dir, table.data.file), 'utf8').split('\n').length - 1;
       expect([table.printed, lines]).toEqual([table.printed, table.data.rows]);

@@ -99,7 +99,7 @@ describe('restore', () => {
     const copy = copyWithManifest((m) => ({ ...m, checksum: { ...m.checksum, probe: '42' } }));
     const result = await runCli(['restore', '--json', '--snapshot-dir', copy], { databaseUrl: env.db.url });
     expect(result.code).toBe(2);
-    expect(result.json!.error).toMatch(/computes the snapshot's row checksums \(sum-hashtextextended-2x64\) differently .*probe -?\d+, manifest 42/);
+    expect(result.json!.error).toMatch(/computes the snapshot's row checksums \(hashtextextended-2x64\/length-prefixed-columns\) differently .*probe -?\d+, manifest 42/);
     for (const table of LEGACY_TABLES) expect(await present(`public.${table}`)).toBe(false);
   });
 
