@@ -16,11 +16,15 @@ export const SNAPSHOT_SESSION_SETTINGS = [
   `set local search_path = ''`,
 ] as const;
 
+/** All in one round trip: a query without parameters may hold several statements. */
 export async function applySnapshotSettings(client: pg.ClientBase, timeouts: { statementTimeoutMs: number; lockTimeoutMs: number }): Promise<void> {
-  for (const statement of SNAPSHOT_SESSION_SETTINGS) await client.query(statement);
   // Integers only (validated by the flag schema), so splicing them is safe; SET takes no parameters.
-  await client.query(`set local statement_timeout = ${Math.trunc(timeouts.statementTimeoutMs)}`);
-  await client.query(`set local lock_timeout = ${Math.trunc(timeouts.lockTimeoutMs)}`);
+  const statements = [
+    ...SNAPSHOT_SESSION_SETTINGS,
+    `set local statement_timeout = ${Math.trunc(timeouts.statementTimeoutMs)}`,
+    `set local lock_timeout = ${Math.trunc(timeouts.lockTimeoutMs)}`,
+  ];
+  await client.query(statements.join('; '));
 }
 
 /** Row count and an order-independent digest of a table's rows, computed by the server. */
