@@ -9,13 +9,8 @@
  * SNAPSHOT_PROFILE_DB=<url> measures that database instead (read only); SNAPSHOT_PROFILE_KEEP=1 keeps
  * the seeded one (its URL is printed) for the next runs. Server: BENCH_DATABASE_URL or TEST_DATABASE_URL.
  */
-import pg from 'pg';
-import { seedDatabase } from '../src/commands/seed-database.ts';
-import { createLogger } from '../src/runtime/logger.ts';
-import { createProgress } from '../src/runtime/progress.ts';
-import { inDatabaseBaseline } from './baselines.ts';
 import { openBenchServer } from './bench-database.ts';
-import { benchSnapshot } from './snapshot.ts';
+import { benchSnapshot, seedLikeTheBench } from './snapshot.ts';
 
 const runs = Number(process.argv[2] ?? 3);
 const rooms = Number(process.argv[3] ?? 2_000);
@@ -26,11 +21,7 @@ if (!url) {
   const database = await server.createDatabase();
   url = database.url;
   drop = database.drop;
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
-  await seedDatabase(pool, { rooms, seed: 42, messagesPerRoom: 10, dropArtistFk: false, concurrency: 2 }, { logger: createLogger('warn'), progress: createProgress('seed', false) });
-  await inDatabaseBaseline(pool);
-  await pool.query('vacuum analyze');
-  await pool.end();
+  await seedLikeTheBench(url, rooms);
   process.stderr.write(`seeded ${url}\n`);
 }
 try {

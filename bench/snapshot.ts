@@ -3,7 +3,8 @@
  *
  * `benchSnapshot(url, dir?)`: when the database at `url` has public.rooms, it is measured as it is (read
  * only: the snapshot and its verification change nothing); otherwise a scratch database is created on
- * that server, seeded, measured and dropped.
+ * that server, seeded like the one `npm run bench` measures this on (seedLikeTheBench), measured and
+ * dropped.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,17 +13,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { applySchema } from '../src/commands/schema.ts';
+import { seedDatabase } from '../src/commands/seed-database.ts';
 import { scanDependents } from '../src/db/dependents.ts';
 import { TOOL_VERSION } from '../src/db/runs.ts';
 import { verifySnapshot } from '../src/db/snapshot-verify.ts';
 import { writeSnapshot } from '../src/db/snapshot-write.ts';
+import { createLogger } from '../src/runtime/logger.ts';
+import { createProgress } from '../src/runtime/progress.ts';
+import { inDatabaseBaseline } from './baselines.ts';
 
 const run = promisify(execFile);
 const TABLES = ['rooms', 'memories', 'memory_emails', 'segment_rooms'];
-// Scratch data when the server has none: enough rows for the COPY rate to dominate fixed costs.
-const SCRATCH_ROOMS = 20_000;
-const MEMORIES_PER_ROOM = 10;
+// What `npm run bench` measures the snapshot on (bench/run.ts: its small database, seed 42).
+const BENCH_ROOMS = 2_000;
+const BENCH_MESSAGES_PER_ROOM = 10;
+const BENCH_SEED = 42;
 const TIMEOUTS = { statementTimeoutMs: 600_000, lockTimeoutMs: 10_000 };
 
 export interface SnapshotBench {
@@ -45,7 +50,7 @@ export async function benchSnapshot(url: string, dir: string = mkdtempSync(join(
   const scratch = new URL(url);
   scratch.pathname = `/${name}`;
   try {
-    await seed(scratch.toString());
+    await seedLikeTheBench(scratch.toString());
     return await measure(scratch.toString(), dir);
   } finally {
     await admin.query(`drop database if exists ${name} with (force)`);
@@ -53,18 +58,21 @@ export async function benchSnapshot(url: string, dir: string = mkdtempSync(join(
   }
 }
 
-async function seed(url: string): Promise<void> {
-  const pool = new pg.Pool({ connectionString: url, max: 2 });
+/**
+ * Seeds an empty database as `npm run bench` seeds the one it measures this on (seed 42, 2,000 rooms ×
+ * ~10 memories), and migrates it (there by a backfill run; here by the same mapping as one INSERT …
+ * SELECT): drop-legacy only gets to its snapshot on a migrated database, whose unmigrated.jsonl is short.
+ */
+export async function seedLikeTheBench(url: string, rooms: number = BENCH_ROOMS): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
   try {
-    await applySchema(pool, { legacy: true, target: true, withoutArtistId: false });
-    await pool.query(`insert into rooms (id, account_id, topic) select gen_random_uuid(), gen_random_uuid(), 'room ' || i from generate_series(1, $1) i`, [SCRATCH_ROOMS]);
-    await pool.query(
-      `insert into memories (room_id, content, updated_at)
-       select r.id, jsonb_build_object('role', case when i % 2 = 0 then 'user' else 'assistant' end, 'content', repeat('words ', 40)), now() - make_interval(secs => i)
-         from rooms r cross join generate_series(1, $1) i`,
-      [MEMORIES_PER_ROOM],
+    await seedDatabase(
+      pool,
+      { rooms, seed: BENCH_SEED, messagesPerRoom: BENCH_MESSAGES_PER_ROOM, dropArtistFk: false, concurrency: 2 },
+      { logger: createLogger('warn'), progress: createProgress('seed', false) },
     );
-    await pool.query('analyze');
+    await inDatabaseBaseline(pool);
+    await pool.query('vacuum analyze');
   } finally {
     await pool.end();
   }
