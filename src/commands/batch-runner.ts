@@ -207,7 +207,7 @@ async function runOne<B>(config: BatchRunnerConfig, handlers: BatchHandlers<B>, 
 }
 
 /** Marks a batch done in a transaction of its own: for batches that have nothing to commit with it. */
-export async function markDoneAlone(pool: pg.Pool, mark: (client: pg.ClientBase) => Promise<void>): Promise<void> {
+async function markDoneAlone(pool: pg.Pool, mark: (client: pg.ClientBase) => Promise<void>): Promise<void> {
   await inTransaction(pool, { isolation: 'read committed', statementTimeoutMs: 30_000, lockTimeoutMs: 10_000 }, mark);
 }
 
