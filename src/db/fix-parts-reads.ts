@@ -67,31 +67,6 @@ export async function countMessagesInScope(db: pg.Pool, scope: ResolvedMessageSc
   return scope.limit !== undefined ? Math.min(count, scope.limit) : count;
 }
 
-/**
- * Plans batches by walking chat_messages ids (the primary key, the only index the table is known to
- * have) in keyset order; each page query is short and holds nothing open between pages.
- */
-export async function* planMessageRanges(db: pg.Pool, scope: ResolvedMessageScope, batchSize: number): AsyncGenerator<MessageRange> {
-  let after: string | null = null;
-  let remaining = scope.limit ?? Number.POSITIVE_INFINITY;
-  const filter = messageScopeFilter(scope, 3);
-  while (remaining > 0) {
-    const take = Math.min(batchSize, remaining);
-    const result: pg.QueryResult<{ last: string | null; count: string }> = await db.query(
-      `select (array_agg(id order by id desc))[1] as last, count(*) as count from (
-         select cm.id from public.chat_messages cm
-          where ($1::text is null or cm.id > $1::text) and ${filter.sql}
-          order by cm.id limit $2) page`,
-      [after, take, ...filter.params],
-    );
-    const page = result.rows[0];
-    if (!page || page.last === null) return;
-    yield { after, last: page.last };
-    after = page.last;
-    remaining -= Number(page.count);
-  }
-}
-
 export interface StoredMessageRow {
   id: string;
   chat_id: string;

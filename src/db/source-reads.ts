@@ -46,35 +46,6 @@ export async function countRoomsInScope(db: pg.Pool, scope: RoomScope): Promise<
   return scope.limit !== undefined ? Math.min(count, scope.limit) : count;
 }
 
-/**
- * Plans batches by walking room ids in keyset order. Each query is short and holds nothing open
- * between pages (no cursor), so no snapshot or lock is kept across the run.
- */
-export async function* planRoomRanges(
-  db: pg.Pool,
-  scope: RoomScope,
-  batchSize: number,
-): AsyncGenerator<RoomRange> {
-  let after: string | null = null;
-  let remaining = scope.limit ?? Number.POSITIVE_INFINITY;
-  const filter = scopeFilter(scope, 3);
-  while (remaining > 0) {
-    const take = Math.min(batchSize, remaining);
-    const result: pg.QueryResult<{ last: string | null; count: string }> = await db.query(
-      `select (array_agg(id order by id desc))[1]::text as last, count(*) as count from (
-         select r.id from public.rooms r
-          where ($1::uuid is null or r.id > $1::uuid) and ${filter.sql}
-          order by r.id limit $2) page`,
-      [after, take, ...filter.params],
-    );
-    const page: { last: string | null; count: string } | undefined = result.rows[0];
-    if (!page || page.last === null) return;
-    yield { after, last: page.last };
-    after = page.last;
-    remaining -= Number(page.count);
-  }
-}
-
 /** A legacy room as backfill and reconcile read it: the facts mapRoom needs, and its memory count. */
 export interface LegacyRoomRow {
   id: string;
