@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../runtime/logger.ts';
+import type { BeforeCommit } from './batch-runner.ts';
 import type { DatabaseShape } from '../db/preflight.ts';
 import { quoteIdent } from '../db/sql-files.ts';
 import { stateSchemaDdl } from '../db/state-schema.ts';
@@ -53,7 +54,7 @@ export async function backfillRange(
   context: BackfillBatchContext,
   range: RoomRange,
   onlyRooms?: readonly string[],
-  beforeCommit?: (client: pg.ClientBase, results: BackfillRoomResult[]) => Promise<void>,
+  beforeCommit?: BeforeCommit<BackfillRoomResult[]>,
 ): Promise<BackfillRoomResult[]> {
   const scope = onlyRooms ? { ...context.scope, rooms: onlyRooms } : context.scope;
   return await inTransaction(
@@ -66,6 +67,7 @@ export async function backfillRange(
       asyncCommit: true,
     },
     async (client) => {
+      if (beforeCommit) await beforeCommit.lock(client);
       if (context.createStateSchemaInTransaction) await client.query(stateSchemaDdl(context.stateSchema));
       const rows = await readRoomsInRange(client, range, scope, {
         stateSchema: context.stateSchema,

@@ -7,6 +7,7 @@ import { LEASE_HEARTBEAT_MS } from '../db/leases.ts';
 import {
   claimBatch,
   completeBatch,
+  lockClaimedBatch,
   ensureWorkQueueSchema,
   expireDeadLocalWorkers,
   LeaseLostError,
@@ -60,7 +61,14 @@ export interface BatchRunnerConfig {
 }
 
 /** Marks the batch done, in the transaction given: the one that commits the batch's writes, or one of its own. */
-export type BeforeCommit<B> = (client: pg.ClientBase, batch: B) => Promise<void>;
+export interface BeforeCommit<B> {
+  (client: pg.ClientBase, batch: B): Promise<void>;
+  /**
+   * Locks the batch's row. A REPEATABLE READ transaction that ends by marking the batch done calls it
+   * first, so the lease heartbeat cannot change the row under its snapshot.
+   */
+  lock(client: pg.ClientBase): Promise<void>;
+}
 
 export interface BatchHandlers<B> {
   /**
@@ -177,9 +185,12 @@ export async function runBatches<B>(config: BatchRunnerConfig, handlers: BatchHa
 /** One batch: retried when transient, split when it times out, isolated key by key when rejected. */
 async function runOne<B>(config: BatchRunnerConfig, handlers: BatchHandlers<B>, range: KeyRange, batch: ClaimedBatch | null): Promise<B | null> {
   const started = Date.now();
-  const markDone = batch
-    ? async (client: pg.ClientBase, result: B) =>
-        completeBatch(client, config.stateSchema, batch, { keys: handlers.keys(result), durationMs: Date.now() - started, stats: handlers.stats(result) })
+  const markDone: BeforeCommit<B> | undefined = batch
+    ? Object.assign(
+        async (client: pg.ClientBase, result: B) =>
+          completeBatch(client, config.stateSchema, batch, { keys: handlers.keys(result), durationMs: Date.now() - started, stats: handlers.stats(result) }),
+        { lock: (client: pg.ClientBase) => lockClaimedBatch(client, config.stateSchema, batch) },
+      )
     : undefined;
   try {
     return await withTransientRetry(

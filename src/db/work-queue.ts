@@ -195,6 +195,24 @@ export async function completeBatch(
   }
 }
 
+/**
+ * Locks the claimed batch's row, as the first statement of a REPEATABLE READ batch transaction that will
+ * mark it done. While the lock is held nobody else can claim the batch (claims skip locked rows) and
+ * the heartbeat leaves the row alone; without it, a lease renewal committed during the batch made its
+ * final completeBatch a serialization failure, and the whole batch was redone.
+ */
+export async function lockClaimedBatch(client: pg.ClientBase, schema: string, batch: ClaimedBatch): Promise<void> {
+  const { rowCount } = await client.query(
+    `select 1 from ${quoteIdent(schema)}.batches
+      where run_id = $1 and batch_no = $2 and claimed_by = $3 and status = 'running'
+      for update`,
+    [batch.runId, batch.batchNo, workerName()],
+  );
+  if (rowCount === 0) {
+    throw new LeaseLostError(`Lost the lease on batch ${batch.batchNo} of run ${batch.runId}: another worker took it over.`);
+  }
+}
+
 /** Replaces a batch that is too big to finish (statement timeout) by its two halves. */
 export async function splitBatch(pool: pg.Pool, schema: string, batch: ClaimedBatch, keys: Keyset): Promise<boolean> {
   const state = quoteIdent(schema);
@@ -212,12 +230,18 @@ export async function splitBatch(pool: pg.Pool, schema: string, batch: ClaimedBa
   return true;
 }
 
-/** Renews this worker's batch leases and the run's heartbeat. */
+/**
+ * Renews this worker's batch leases and the run's heartbeat. Rows locked by a batch transaction
+ * (lockClaimedBatch) are skipped: the lock protects them for as long as it is held.
+ */
 export async function renewBatchLeases(pool: pg.Pool, schema: string, runId: string): Promise<void> {
   const state = quoteIdent(schema);
   await pool.query(
     `update ${state}.batches set lease_expires_at = now() + make_interval(secs => $3)
-      where run_id = $1 and claimed_by = $2 and status = 'running'`,
+      where (run_id, batch_no) in (
+        select run_id, batch_no from ${state}.batches
+         where run_id = $1 and claimed_by = $2 and status = 'running'
+         for update skip locked)`,
     [runId, workerName(), LEASE_TTL_SECONDS],
   );
   await pool.query(`update ${state}.runs set heartbeat_at = now() where run_id = $1`, [runId]);

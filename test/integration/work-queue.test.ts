@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { roomKeyset } from '../../src/db/keysets.ts';
+import { recordRunStart } from '../../src/db/runs.ts';
+import { ensureStateSchema } from '../../src/db/state-schema.ts';
+import { claimBatch, completeBatch, lockClaimedBatch, renewBatchLeases, type ClaimedBatch } from '../../src/db/work-queue.ts';
+import { createMigrationDatabase, seedDeterministicRooms } from '../support/legacy-data.ts';
+
+const STATE = 'recoup_migrate';
+
+describe('work queue: a lease renewal during a REPEATABLE READ batch', () => {
+  let pool: pg.Pool;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ pool, close } = await createMigrationDatabase());
+    await seedDeterministicRooms(pool, 10, 1);
+    await ensureStateSchema(pool, STATE);
+  });
+  afterAll(async () => close());
+
+  async function claim(): Promise<ClaimedBatch> {
+    const runId = randomUUID();
+    await recordRunStart(pool, STATE, { runId, command: 'backfill', scope: {}, options: {}, converterVersion: 1 });
+    const claimed = await claimBatch(pool, STATE, runId, roomKeyset({}), 5);
+    if (!('batch' in claimed)) throw new Error('expected a batch');
+    return claimed.batch;
+  }
+
+  async function leaseOf(batch: ClaimedBatch): Promise<string> {
+    const { rows } = await pool.query<{ expires: string }>(
+      `select lease_expires_at::text as expires from ${STATE}.batches where run_id = $1 and batch_no = $2`,
+      [batch.runId, batch.batchNo],
+    );
+    return rows[0]!.expires;
+  }
+
+  async function completeAfterRenewal(batch: ClaimedBatch, lockFirst: boolean): Promise<unknown> {
+    const client = await pool.connect();
+    try {
+      await client.query('begin isolation level repeatable read');
+      await client.query('select 1'); // the snapshot is taken here, as by inTransaction's first statement
+      if (lockFirst) await lockClaimedBatch(client, STATE, batch);
+      const before = await leaseOf(batch);
+      await renewBatchLeases(pool, STATE, batch.runId); // the heartbeat, on another connection
+      const renewed = (await leaseOf(batch)) !== before;
+      try {
+        await completeBatch(client, STATE, batch, { keys: 5, durationMs: 1, stats: {} });
+        await client.query('commit');
+        return { renewed, completed: true };
+      } catch (error) {
+        await client.query('rollback');
+        return { renewed, completed: false, code: (error as { code?: string }).code };
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  it('without the batch lock, the renewal makes completing the batch a serialization failure (the failure the lock prevents)', async () => {
+    const batch = await claim();
+    await new Promise((resolve) => setTimeout(resolve, 20)); // now() moves, so the renewal changes the row
+    expect(await completeAfterRenewal(batch, false)).toEqual({ renewed: true, completed: false, code: '40001' });
+  });
+
+  it('with the batch locked first, the renewal skips the row without waiting and the batch completes', async () => {
+    const batch = await claim();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await completeAfterRenewal(batch, true)).toEqual({ renewed: false, completed: true });
+  });
+
+  it('refuses to lock a batch another worker took over', async () => {
+    const batch = await claim();
+    await pool.query(`update ${STATE}.batches set claimed_by = 'elsewhere:1' where run_id = $1 and batch_no = $2`, [batch.runId, batch.batchNo]);
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await expect(lockClaimedBatch(client, STATE, batch)).rejects.toThrow(/Lost the lease on batch/);
+      await client.query('rollback');
+    } finally {
+      client.release();
+    }
+  });
+});
