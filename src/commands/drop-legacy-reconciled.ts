@@ -25,6 +25,10 @@ interface ReportSummary {
   sample?: unknown;
   baseline?: unknown;
   rooms?: { total?: unknown };
+  /** reconcile --shared: this worker's counters are its own rooms; runTotals covers the run. */
+  shared?: unknown;
+  runId?: unknown;
+  runTotals?: { rooms?: { total?: unknown } };
 }
 
 const FULL_RECONCILE = 'recoup-migrate reconcile (no --room, --since, --limit, --sample or --baseline)';
@@ -34,7 +38,7 @@ export async function reconciledGate(options: ReconcileGateOptions, context: Com
   let startedAt: Date;
   let source: string;
   if (options.reportPath) {
-    const checked = await checkReport(context.pool, options.reportPath);
+    const checked = await checkReport(context.pool, context.stateSchema, options.reportPath);
     if (typeof checked === 'string') return failed('reconciled', checked, `run \`${FULL_RECONCILE}\` and pass its report, or leave out --reconcile-report to reconcile now`);
     startedAt = checked;
     source = `report ${options.reportPath}`;
@@ -63,7 +67,7 @@ export async function reconciledGate(options: ReconcileGateOptions, context: Com
 }
 
 /** The report's start time when it is a clean, full reconcile; else what is wrong with it. */
-async function checkReport(pool: pg.Pool, path: string): Promise<Date | string> {
+async function checkReport(pool: pg.Pool, stateSchema: string, path: string): Promise<Date | string> {
   let file = path;
   try {
     if ((await stat(path)).isDirectory()) file = join(path, 'summary.json');
@@ -79,12 +83,33 @@ async function checkReport(pool: pg.Pool, path: string): Promise<Date | string> 
   if (summary.command !== 'reconcile') return `${file} is a ${String(summary.command)} summary, not a reconcile one`;
   if (summary.exitCode !== 0 || summary.complete !== true) return `${file}: reconcile exited ${String(summary.exitCode)}${summary.complete === true ? '' : ' (incomplete)'}, not 0: it found drift or did not finish`;
   if (summary.sample !== undefined || summary.baseline !== undefined) return `${file} is a sampled or baselined reconcile, not a full one`;
-  const started = typeof summary.startedAt === 'string' ? new Date(summary.startedAt) : null;
+  let started = typeof summary.startedAt === 'string' ? new Date(summary.startedAt) : null;
   if (!started || Number.isNaN(started.getTime())) return `${file} has no valid startedAt`;
+  let walked = summary.rooms?.total;
+  if (summary.shared === true) {
+    // One worker's report of a shared run: the run's totals and the run's start (another worker may
+    // have started it earlier) are what count.
+    if (summary.runTotals === undefined) return `${file} is one worker's report of a shared reconcile without run totals`;
+    walked = summary.runTotals.rooms?.total;
+    const runStart = await sharedRunStart(pool, stateSchema, summary.runId);
+    if (typeof runStart === 'string') return `${file}: ${runStart}`;
+    if (runStart < started) started = runStart;
+  }
   const { rows } = await pool.query<{ rooms: string }>(`select count(*)::text as rooms from public.rooms`);
-  const walked = Number(summary.rooms?.total);
-  if (walked !== Number(rows[0]?.rooms)) return `${file} walked ${String(summary.rooms?.total)} rooms, the database has ${rows[0]?.rooms}: not a full reconcile of this data`;
+  if (Number(walked) !== Number(rows[0]?.rooms)) return `${file} walked ${String(walked)} rooms, the database has ${rows[0]?.rooms}: not a full reconcile of this data`;
   return started;
+}
+
+async function sharedRunStart(pool: pg.Pool, stateSchema: string, runId: unknown): Promise<Date | string> {
+  if (typeof runId !== 'string' || !(await stateSchemaExists(pool, stateSchema))) return 'its shared run is not recorded in the state schema';
+  const { rows } = await pool.query<{ started_at: Date; status: string }>(
+    `select started_at, status from ${quoteIdent(stateSchema)}.runs where run_id::text = $1 and command = 'reconcile'`,
+    [runId],
+  );
+  const run = rows[0];
+  if (!run) return `its shared run ${runId} is not recorded in ${stateSchema}.runs`;
+  if (run.status !== 'completed') return `its shared run ${runId} is ${run.status}, not completed`;
+  return run.started_at;
 }
 
 /** The newest updated_at of rooms and memories (both keep it current with a trigger). */

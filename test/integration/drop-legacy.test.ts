@@ -218,6 +218,22 @@ describe('drop-legacy refuses, and drops nothing', () => {
     await expectNothingDropped();
   });
 
+  it('accepts the report of one worker of a shared reconcile by its run totals, and refuses one without them', async () => {
+    const shared = await runCli(['reconcile', '--shared', '--json'], { databaseUrl: env.db.url });
+    expect(shared.code).toBe(0);
+    expect(shared.json!.runTotals).toBeDefined();
+    const accepted = await runCli(cliArgs({ '--reconcile-report': shared.json!.reportDir, '--confirm': null }).concat('--dry-run'), { databaseUrl: env.db.url });
+    expect(gate(accepted.json!, 'reconciled')).toMatchObject({ ok: true });
+    const partial = JSON.parse(readFileSync(join(shared.json!.reportDir, 'summary.json'), 'utf8'));
+    delete partial.runTotals;
+    const partialFile = join(work, 'shared-without-totals.json');
+    writeFileSync(partialFile, JSON.stringify(partial));
+    const refused = await runCli(cliArgs({ '--reconcile-report': partialFile }), { databaseUrl: env.db.url });
+    expect(refused.code).toBe(1);
+    expect(gate(refused.json!, 'reconciled').detail).toMatch(/without run totals/);
+    await expectNothingDropped();
+  });
+
   it('when a table is written during the watch window', async () => {
     const id = randomUUID();
     const summary = await dropInProcess({
