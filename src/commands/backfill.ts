@@ -16,7 +16,7 @@ import { createProgress } from '../runtime/progress.ts';
 import { backfillRange, type BackfillBatchContext } from './backfill-batch.ts';
 import { isolateFailingRooms } from './backfill-isolate.ts';
 import { BackfillTally, type BackfillBudgets, type BackfillStats } from './backfill-tally.ts';
-import { runBatches, type StopReason } from './batch-runner.ts';
+import { runBatches, runnerConfig, type StopReason } from './batch-runner.ts';
 import type { CommandContext } from './context.ts';
 
 /** After a clean stop (signal, time budget): a run no live worker holds any more is incomplete. */
@@ -117,32 +117,12 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
   };
   let runError: unknown = null;
   let stopReason: StopReason | null = null;
-  let pauseNote = '';
   try {
     const total = await countRoomsInScope(pool, options.scope);
     logger.info({ rooms: total, database: context.connection.display, dryRun: options.dryRun, runId }, 'Backfill starting');
     progress.start(total);
     stopReason = await runBatches<BackfillRoomResult[]>(
-      {
-        pool,
-        stateSchema,
-        runId,
-        keyset: roomKeyset(options.scope),
-        shared: !options.dryRun,
-        total,
-        concurrency: options.concurrency,
-        batchSize: options.batchSize,
-        targetBatchMs: options.targetBatchMs,
-        timeBudgetMs: options.timeBudgetMs,
-        startedAt: context.startedAt,
-        throttle: options.throttle,
-        stopSignal: context.stopSignal,
-        logger,
-        onPause: (reason) => {
-          pauseNote = reason ? `paused: ${reason}` : '';
-          if (reason) progress.increment(0, pauseNote);
-        },
-      },
+      runnerConfig(context, { runId, keyset: roomKeyset(options.scope), shared: !options.dryRun, total }, options, progress),
       {
         run: (range, beforeCommit) => backfillRange(batchContext, range, undefined, beforeCommit),
         isolate: (range) => isolateFailingRooms(batchContext, range, context.connection.secrets),
@@ -153,7 +133,7 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
             tally.add(result);
             await report.writeRoom(result);
           }
-          progress.increment(results.length, pauseNote);
+          progress.increment(results.length);
         },
       },
     );

@@ -19,6 +19,8 @@ import {
 } from '../db/work-queue.ts';
 import { errorMessage } from '../runtime/errors.ts';
 import { relieveMemoryPressure } from '../runtime/memory.ts';
+import type { Progress } from '../runtime/progress.ts';
+import type { CommandContext } from './context.ts';
 
 // Adaptive batch sizes grow at most ×1.2 per batch and shrink at most ×0.5 (GitLab's rule), within these keys.
 const ADAPT_MAX_GROWTH = 1.2;
@@ -84,6 +86,40 @@ export interface BatchHandlers<B> {
   stats(batch: B): object;
   /** Called once per finished batch, in this process: tally, report lines, progress. */
   onResults(batch: B): Promise<void>;
+}
+
+/** The pacing every walking command takes from its flags. */
+export interface WalkSettings {
+  concurrency: number;
+  batchSize: number;
+  targetBatchMs?: number | undefined;
+  timeBudgetMs?: number | undefined;
+  throttle?: ThrottleLimits | undefined;
+}
+
+export const DEFAULT_THROTTLE: ThrottleLimits = { maxLockWaiters: 10, maxReplicationLagSeconds: 30 };
+
+/** A runner configuration from the command's context, its run and its flags; pauses show on `progress`. */
+export function runnerConfig(
+  context: CommandContext,
+  run: { runId: string; keyset: Keyset; shared: boolean; total: number },
+  settings: WalkSettings,
+  progress: Progress,
+): BatchRunnerConfig {
+  return {
+    pool: context.pool,
+    stateSchema: context.stateSchema,
+    ...run,
+    concurrency: settings.concurrency,
+    batchSize: settings.batchSize,
+    targetBatchMs: settings.targetBatchMs,
+    timeBudgetMs: settings.timeBudgetMs,
+    startedAt: context.startedAt,
+    throttle: settings.throttle ?? DEFAULT_THROTTLE,
+    stopSignal: context.stopSignal,
+    logger: context.logger,
+    onPause: (reason) => progress.pause(reason),
+  };
 }
 
 export type StopReason = 'done' | 'signal' | 'time_budget';

@@ -10,7 +10,7 @@ import { countReason, type ReasonCode, type ReasonCounts } from '../migration/re
 import { ReportWriter } from '../report/report-writer.ts';
 import { errorField, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { createProgress } from '../runtime/progress.ts';
-import { runBatches, type StopReason } from './batch-runner.ts';
+import { runBatches, runnerConfig, type StopReason } from './batch-runner.ts';
 import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
 import { fixPartsRange, type BatchResult, type FixPartsBatchContext } from './fix-parts-batch.ts';
 import { FixPartsTally, type ClassCounts } from './fix-parts-report.ts';
@@ -31,7 +31,6 @@ export interface FixPartsOptions {
   beforeWrite?: (rows: readonly StoredMessageRow[]) => Promise<void>;
 }
 
-const DEFAULT_THROTTLE: ThrottleLimits = { maxLockWaiters: 10, maxReplicationLagSeconds: 30 };
 
 /** A batch's counters as stored with it in the state schema, for run-wide totals. */
 interface FixPartsBatchStats {
@@ -72,10 +71,9 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
   const shared = !options.dryRun;
   const report = await ReportWriter.open(run.reportDir);
   const tally = new FixPartsTally();
-  const progress = createProgress(options.dryRun ? 'fix-parts (dry run)' : 'fix-parts', context.progress);
+  const progress = createProgress(options.dryRun ? 'fix-parts (dry run)' : 'fix-parts', context.progress, 'messages');
   let runError: unknown = null;
   let stopReason: StopReason | null = null;
-  let pauseNote = '';
   try {
     const scope = await resolveMessageScope(pool, options.scope);
     const keyset = messageKeyset(scope);
@@ -97,26 +95,7 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
     logger.info({ messages: total, database: context.connection.display, dryRun: options.dryRun, runId }, 'fix-parts starting');
     progress.start(total);
     stopReason = await runBatches<BatchResult>(
-      {
-        pool,
-        stateSchema,
-        runId,
-        keyset,
-        shared,
-        total,
-        concurrency: options.concurrency,
-        batchSize: options.batchSize,
-        targetBatchMs: options.targetBatchMs,
-        timeBudgetMs: options.timeBudgetMs,
-        startedAt: context.startedAt,
-        throttle: options.throttle ?? DEFAULT_THROTTLE,
-        stopSignal: context.stopSignal,
-        logger,
-        onPause: (reason) => {
-          pauseNote = reason ? `paused: ${reason}` : '';
-          if (reason) progress.increment(0, pauseNote);
-        },
-      },
+      runnerConfig(context, { runId, keyset: keyset, shared: shared, total }, options, progress),
       {
         run: (range, beforeCommit) => fixPartsRange(batchContext, range, beforeCommit),
         keys: (result) => result.rows,
@@ -124,7 +103,7 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
         onResults: async (result) => {
           for (const chat of result.chats) tally.add(chat);
           tally.converted += result.conversions;
-          progress.increment(result.rows, pauseNote);
+          progress.increment(result.rows);
         },
       },
     );

@@ -12,7 +12,7 @@ import { Baseline, type BaselineCounts } from '../report/baseline.ts';
 import { ReportWriter } from '../report/report-writer.ts';
 import { errorField, summaryHead, type ExitCode, type MessageCounters, type RoomCounters, type RunSummary } from '../report/summary.ts';
 import { createProgress } from '../runtime/progress.ts';
-import { runBatches, type StopReason } from './batch-runner.ts';
+import { runBatches, runnerConfig, type StopReason } from './batch-runner.ts';
 import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
 import { reconcileRange, type BatchOutcome, type ReconcileBatchContext } from './reconcile-batch.ts';
 import type { RoomVerdict } from './reconcile-line.ts';
@@ -41,7 +41,6 @@ export interface ReconcileOptions {
 
 // --show-values: how much of a value a report line carries.
 const SHOWN_VALUE_CHARS = 200;
-const DEFAULT_THROTTLE: ThrottleLimits = { maxLockWaiters: 10, maxReplicationLagSeconds: 30 };
 
 /** A batch's counters as stored with it in the state schema (--shared), for run-wide totals. */
 interface ReconcileBatchStats {
@@ -109,32 +108,12 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
 
   let runError: unknown = null;
   let stopReason: StopReason | null = null;
-  let pauseNote = '';
   try {
     const total = await keyset.count(pool);
     logger.info({ rooms: total, database: context.connection.display, ledger: ledgerSchema !== null, sample: options.sample, runId: run.runId }, 'Reconcile starting');
     progress.start(total);
     stopReason = await runBatches<BatchOutcome>(
-      {
-        pool,
-        stateSchema,
-        runId: run.runId,
-        keyset,
-        shared,
-        total,
-        concurrency: options.concurrency,
-        batchSize: options.batchSize,
-        targetBatchMs: options.targetBatchMs,
-        timeBudgetMs: options.timeBudgetMs,
-        startedAt: context.startedAt,
-        throttle: options.throttle ?? DEFAULT_THROTTLE,
-        stopSignal: context.stopSignal,
-        logger,
-        onPause: (reason) => {
-          pauseNote = reason ? `paused: ${reason}` : '';
-          if (reason) progress.increment(0, pauseNote);
-        },
-      },
+      runnerConfig(context, { runId: run.runId, keyset: keyset, shared: shared, total }, options, progress),
       {
         run: async (range, beforeCommit) => {
           const outcome = await reconcileRange(batchContext, range);
@@ -155,7 +134,7 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
             await report.writeRoom(verdict.line);
             judge.forget(verdict.line.roomId);
           }
-          progress.increment(outcome.walked, pauseNote);
+          progress.increment(outcome.walked);
         },
       },
     );
