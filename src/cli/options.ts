@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { DEFAULT_STATE_SCHEMA } from '../db/state-schema.ts';
 import type { RoomScope } from '../db/source-reads.ts';
+import type { ThrottleLimits } from '../db/throttle.ts';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
@@ -67,5 +68,11 @@ export function addPacingOptions(command: Command): Command {
     .option('--target-batch-ms <ms>', 'adapt the batch size toward this duration (grows ×1.2 at most, shrinks fast)')
     .option('--time-budget <duration>', 'stop cleanly before this much time has passed (e.g. 25m); exit 0, "complete": false')
     .option('--max-lock-waiters <n>', 'pause while more sessions than this wait on locks', '10')
-    .option('--max-replication-lag <seconds>', 'pause while a replica lags more than this', '30');
+    .option('--max-replication-lag <seconds>', 'pause while a replica lags more than this', '30')
+    .option('--no-throttle', 'never pause for lock waiters or replication lag (skips the check before each batch)');
+}
+
+/** The throttle the pacing flags ask for; null with --no-throttle. */
+export function throttleFrom(flags: { throttle: boolean; maxLockWaiters: number; maxReplicationLag: number }): ThrottleLimits | null {
+  return flags.throttle ? { maxLockWaiters: flags.maxLockWaiters, maxReplicationLagSeconds: flags.maxReplicationLag } : null;
 }

@@ -41,7 +41,7 @@ export interface BackfillOptions extends BackfillBudgets {
   lockTimeoutMs: number;
   targetBatchMs?: number | undefined;
   timeBudgetMs?: number | undefined;
-  throttle: ThrottleLimits;
+  throttle: ThrottleLimits | null;
 }
 
 /**

@@ -56,7 +56,8 @@ export interface BatchRunnerConfig {
   /** Stop claiming new batches so the run ends before this many ms from `startedAt`. */
   timeBudgetMs?: number | undefined;
   startedAt: Date;
-  throttle: ThrottleLimits;
+  /** null: never pause (--no-throttle), and skip the check. */
+  throttle: ThrottleLimits | null;
   stopSignal: AbortSignal;
   logger: Logger;
   onPause?: (reason: string | null) => void;
@@ -94,7 +95,8 @@ export interface WalkSettings {
   batchSize: number;
   targetBatchMs?: number | undefined;
   timeBudgetMs?: number | undefined;
-  throttle?: ThrottleLimits | undefined;
+  /** Absent: the defaults; null: no throttle. */
+  throttle?: ThrottleLimits | null | undefined;
 }
 
 export const DEFAULT_THROTTLE: ThrottleLimits = { maxLockWaiters: 10, maxReplicationLagSeconds: 30 };
@@ -115,7 +117,7 @@ export function runnerConfig(
     targetBatchMs: settings.targetBatchMs,
     timeBudgetMs: settings.timeBudgetMs,
     startedAt: context.startedAt,
-    throttle: settings.throttle ?? DEFAULT_THROTTLE,
+    throttle: settings.throttle === undefined ? DEFAULT_THROTTLE : settings.throttle,
     stopSignal: context.stopSignal,
     logger: context.logger,
     onPause: (reason) => progress.pause(reason),
@@ -160,7 +162,7 @@ export async function runBatches<B>(config: BatchRunnerConfig, handlers: BatchHa
         stopReason = 'time_budget';
         return;
       }
-      const pressure = await databasePressure(config.pool, config.throttle);
+      const pressure = config.throttle ? await databasePressure(config.pool, config.throttle) : null;
       config.onPause?.(pressure);
       if (pressure) {
         config.logger.info({ reason: pressure, pauseMs: pause }, 'Database under pressure; pausing');

@@ -26,7 +26,7 @@ export interface FixPartsOptions {
   targetBatchMs?: number | undefined;
   timeBudgetMs?: number | undefined;
   /** Pause while the database is under pressure; the CLI's defaults when absent. */
-  throttle?: ThrottleLimits | undefined;
+  throttle?: ThrottleLimits | null | undefined;
   /** Test seam, see FixPartsBatchContext.beforeWrite. */
   beforeWrite?: (rows: readonly StoredMessageRow[]) => Promise<void>;
 }

@@ -36,7 +36,7 @@ export interface ReconcileOptions {
   targetBatchMs?: number | undefined;
   timeBudgetMs?: number | undefined;
   /** Pause while the database is under pressure; the CLI's defaults when absent. */
-  throttle?: ThrottleLimits | undefined;
+  throttle?: ThrottleLimits | null | undefined;
 }
 
 // --show-values: how much of a value a report line carries.

@@ -55,6 +55,7 @@ export const pacingFlags = {
   // Pause while more sessions than this wait on locks: the app is queueing behind someone.
   maxLockWaiters: z.coerce.number().int().min(0).default(10),
   maxReplicationLag: z.coerce.number().min(0).default(30),
+  throttle: z.boolean().default(true),
 };
 
 export const budgetFlags = {

@@ -132,6 +132,23 @@ describe('reconcile --shared', () => {
     expect(await targetSnapshot(env.pool)).toEqual(snapshot);
   });
 
+  it('pauses while sessions wait on locks (stopped here by --time-budget), and not at all with --no-throttle', { timeout: WORKERS_TIMEOUT_MS }, async () => {
+    const pressure = await holdPressure(env);
+    try {
+      const limit = ['--batch-size', '50', '--max-lock-waiters', String(LOCK_WAITERS - 1)];
+      const paused = await startReconcile(env, [...limit, '--time-budget', '2s']);
+      expect(paused.code).toBe(0);
+      expect(paused.summary).toMatchObject({ complete: false, stoppedBy: 'time_budget' });
+      expect(paused.lines).toEqual([]);
+      const unthrottled = await startReconcile(env, [...limit, '--no-throttle']);
+      expect(unthrottled.code).toBe(0);
+      expect(unthrottled.summary).toMatchObject({ complete: true });
+      expect(unthrottled.summary.rooms.total).toBe(ROOMS);
+    } finally {
+      await pressure.release();
+    }
+  });
+
   it('two processes join one run and split the rooms: the run totals equal one plain reconcile', { timeout: WORKERS_TIMEOUT_MS }, async () => {
     const snapshot = await targetSnapshot(env.pool);
     const workers = await twoSharedWorkers(env);
