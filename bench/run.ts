@@ -99,13 +99,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     databases.push(small);
     const times = {
       backfill: [] as number[], rerun: [] as number[], reconcile: [] as number[], ceiling: [] as number[], original: [] as number[],
-      oneWorker: [] as number[], twoWorkers: [] as number[], fixParts: [] as number[],
+      fixParts: [] as number[], noThrottle: [] as number[],
     };
     let scriptRows = 0;
-    // Two processes on one run (each one batch at a time) against one process doing the same alone.
-    const worker = (db: SeededDatabase) =>
-      runBinary(['backfill', '--json', '--no-progress', '--log-level', 'warn', '--concurrency', '1', '--database-url', db.url,
-        '--report-dir', join(reports, `worker-${Date.now()}-${Math.random()}`)]);
+    const backfillWith = (db: SeededDatabase, ...flags: string[]) =>
+      runBinary(['backfill', '--json', '--no-progress', '--log-level', 'warn', ...flags, '--database-url', db.url,
+        '--report-dir', join(reports, `backfill-${Date.now()}-${Math.random()}`)]);
     for (let round = 1; round <= options.repetitions; round++) {
       log(`Round ${round}/${options.repetitions}: backfill, re-run, reconcile, in-database baseline, original pattern`);
       await resetTarget(small.pool);
@@ -123,9 +122,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       await resetTarget(small.pool);
       times.original.push(await timed(() => originalScriptPattern(small.url)));
       await resetTarget(small.pool);
-      times.oneWorker.push(await timed(() => worker(small)));
-      await resetTarget(small.pool);
-      times.twoWorkers.push(await timed(() => Promise.all([worker(small), worker(small)])));
+      times.noThrottle.push((await backfillWith(small, '--no-throttle')).seconds);
     }
     const rate = (seconds: number[]) => small.memories / Math.min(...seconds);
     const backfillRate = rate(times.backfill);
@@ -134,7 +131,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       ratioRow("backfill vs the original script's pattern (messages/s)", backfillRate, rate(times.original), '≥ 5×', 5),
       { name: 're-run on the unchanged, migrated database vs first run (time)', tool: Math.min(...times.rerun), baseline: Math.min(...times.backfill), unit: 's',
         ratio: Math.min(...times.rerun) / Math.min(...times.backfill), goal: '≤ 0.1×', met: Math.min(...times.rerun) / Math.min(...times.backfill) <= 0.1 },
-      ratioRow('two worker processes vs one, --concurrency 1 each (messages/s)', rate(times.twoWorkers), rate(times.oneWorker), '', null),
+      { name: 'backfill with the throttle check vs --no-throttle, idle database (time)', tool: Math.min(...times.backfill), baseline: Math.min(...times.noThrottle), unit: 's',
+        ratio: Math.min(...times.backfill) / Math.min(...times.noThrottle), goal: '≤ 1.05× (free when idle)', met: Math.min(...times.backfill) / Math.min(...times.noThrottle) <= 1.05 },
       times.fixParts.length > 0
         ? { ...ratioRow('fix-parts rows/s on the original script\'s target vs backfill messages/s', scriptRows / Math.min(...times.fixParts), backfillRate, '≥ 1×', 1) }
         : { name: 'fix-parts vs backfill', tool: null, baseline: null, unit: '', ratio: null, goal: '', note: 'not built yet' },
@@ -171,6 +169,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       log(`stamp-artist-id vs its hand-written UPDATE at ${large.rooms} rooms…`);
       rows.push(await stampArtistIdRow(large.url));
     }
+    rows.push(...(await largeDatabaseRows(large, rss, { backfillWith, tool, log })));
     const peak = Math.max(...rss.map((r) => r.peakRssMb ?? 0));
     rows.push({ name: 'peak RSS of any command, any size', tool: peak, baseline: null, unit: 'MB', ratio: null, goal: '< 256 MB', met: peak < 256 });
     const machine = describeMachine(await serverVersion(small.pool));
@@ -185,6 +184,70 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     await server.stop().catch(() => {});
     await rm(reports, { recursive: true, force: true });
   }
+}
+
+// Adaptive batches start this small and should settle near this duration.
+const ADAPTIVE_FIRST_ROOMS = 50;
+const ADAPTIVE_TARGET_MS = 1_000;
+const ADAPTIVE_SETTLED_BATCHES = 5;
+
+/**
+ * On the large database, one run each: the ceiling and fix-parts at scale (the small database's four
+ * batches are dominated by fixed costs), one worker process against two, and whether adaptive batch
+ * sizes settle on their target.
+ */
+async function largeDatabaseRows(
+  large: SeededDatabase,
+  rss: RssRow[],
+  run: {
+    backfillWith: (db: SeededDatabase, ...flags: string[]) => Promise<{ seconds: number; summary: Record<string, any> }>;
+    tool: (command: string, db: SeededDatabase) => Promise<{ seconds: number }>;
+    log: (line: string) => void;
+  },
+): Promise<BenchRow[]> {
+  const at = `at ${large.rooms.toLocaleString('en-US')} rooms`;
+  run.log(`${at}: in-database baseline, fix-parts, one vs two workers, adaptive batch sizes…`);
+  const backfillSeconds = rss.find((r) => r.command === 'backfill' && r.rooms === large.rooms)?.seconds;
+  const rate = (seconds: number) => large.memories / seconds;
+  const rows: BenchRow[] = [];
+  await resetTarget(large.pool);
+  const ceiling = await timed(() => inDatabaseBaseline(large.pool));
+  if (backfillSeconds !== undefined) rows.push(ratioRow(`backfill vs in-database INSERT … SELECT, ${at} (messages/s, one run each)`, rate(backfillSeconds), rate(ceiling), '≥ 0.5×', 0.5));
+  if (cliExists('fix-parts') && backfillSeconds !== undefined) {
+    const scriptRows = Number((await large.pool.query<{ n: string }>('select count(*) as n from public.chat_messages')).rows[0]?.n ?? 0);
+    const fixParts = await run.tool('fix-parts', large);
+    rows.push(ratioRow(`fix-parts rows/s on the original script's target vs backfill messages/s, ${at}`, scriptRows / fixParts.seconds, rate(backfillSeconds), '≥ 1×', 1));
+  }
+  // Two processes on one run (each one batch at a time) against one process doing the same alone.
+  await resetTarget(large.pool);
+  const one = await timed(() => run.backfillWith(large, '--concurrency', '1'));
+  await resetTarget(large.pool);
+  const two = await timed(() => Promise.all([run.backfillWith(large, '--concurrency', '1'), run.backfillWith(large, '--concurrency', '1')]));
+  rows.push(ratioRow(`two worker processes vs one, --concurrency 1 each, ${at} (messages/s)`, rate(two), rate(one), '', null));
+
+  await resetTarget(large.pool);
+  const adaptive = await run.backfillWith(large, '--concurrency', '1', '--batch-size', String(ADAPTIVE_FIRST_ROOMS), '--target-batch-ms', String(ADAPTIVE_TARGET_MS));
+  const { rows: batches } = await large.pool.query<{ rooms: number; duration_ms: number }>(
+    `select rooms, duration_ms from recoup_migrate.batches where run_id = $1 and status = 'done' order by batch_no`,
+    [adaptive.summary.runId],
+  );
+  if (backfillSeconds !== undefined) {
+    const rerun = await run.backfillWith(large);
+    rows.push({ name: `re-run on the unchanged, migrated database vs first run, ${at} (time)`, tool: rerun.seconds, baseline: backfillSeconds, unit: 's',
+      ratio: rerun.seconds / backfillSeconds, goal: '≤ 0.1×', met: rerun.seconds / backfillSeconds <= 0.1 });
+  }
+  // The last batch holds whatever rooms were left: not a full one.
+  const settled = batches.slice(0, -1).slice(-ADAPTIVE_SETTLED_BATCHES).map((b) => b.duration_ms).sort((a, b) => a - b);
+  const median = settled[Math.floor(settled.length / 2)];
+  if (median !== undefined) {
+    const ratio = median / ADAPTIVE_TARGET_MS;
+    rows.push({
+      name: `adaptive batches from ${ADAPTIVE_FIRST_ROOMS} rooms: median duration of the last ${settled.length} full batches vs --target-batch-ms, ${at}`,
+      tool: median, baseline: ADAPTIVE_TARGET_MS, unit: 'ms', ratio, goal: '0.75–1.25× (converges)', met: ratio >= 0.75 && ratio <= 1.25,
+      note: `${batches.length} batches; sizes ${batches.slice(0, 4).map((b) => b.rooms).join(', ')} … ${batches.slice(-4, -1).map((b) => b.rooms).join(', ')} rooms`,
+    });
+  }
+  return rows;
 }
 
 function ratioRow(name: string, toolRate: number, baselineRate: number, goal: string, atLeast: number | null): BenchRow {
