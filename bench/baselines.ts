@@ -13,6 +13,10 @@ export async function inDatabaseBaseline(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
   try {
     await client.query('begin');
+    // The ceiling should be the best plain SQL can do. With the jsonb filters the planner under-estimates
+    // the memories and joins accounts by a nested loop over a seq scan: 13.6 s instead of 2.6 s at 20,000
+    // rooms (45× the time of 2,000 rooms for 10× the rows). Hash joins are what a human would ask for.
+    await client.query(`select set_config('enable_nestloop', 'off', true)`);
     // $1: the session-id namespace (uuid v5, as sessionIdForRoom computes it).
     const migratable = `from public.rooms r join public.accounts a on a.id = r.account_id`;
     const title = `coalesce(nullif(trim(r.topic), ''), 'Untitled')`;
