@@ -1,12 +1,12 @@
 import { countReason, type ReasonCode, type ReasonCounts } from '../migration/reasons.ts';
 import type { MessageCounters } from '../report/summary.ts';
 
-export type FixClass = 'rebuilt' | 'repaired' | 'unchanged' | 'app' | 'unrepairable' | 'concurrent';
+export type FixClass = 'rebuilt' | 'repaired' | 'unchanged' | 'app' | 'unrepairable' | 'concurrent' | 'failed';
 
 export type ClassCounts = Record<FixClass, number>;
 
 export function emptyClassCounts(): ClassCounts {
-  return { rebuilt: 0, repaired: 0, unchanged: 0, app: 0, unrepairable: 0, concurrent: 0 };
+  return { rebuilt: 0, repaired: 0, unchanged: 0, app: 0, unrepairable: 0, concurrent: 0, failed: 0 };
 }
 
 // --show-values prints values cut to this many characters: enough to recognise a message.
@@ -17,7 +17,9 @@ export type MessageOutcome =
   | { id: string; class: 'rebuilt' | 'repaired'; before: string; after: string; beforeValue?: string; afterValue?: string }
   | { id: string; class: 'unchanged' }
   | { id: string; class: 'app'; reason: 'target_changed_in_app' | null }
-  | { id: string; class: 'unrepairable' | 'concurrent'; reason: ReasonCode; detail: string };
+  | { id: string; class: 'unrepairable' | 'concurrent'; reason: ReasonCode; detail: string }
+  // The database rejected the row's write, alone in its transaction (room_failed, with its error).
+  | { id: string; class: 'failed'; reason: 'room_failed'; detail: string };
 
 export interface ChatOutcome {
   chatId: string;
@@ -30,7 +32,7 @@ export interface FixPartsChatLine {
   roomId: string;
   chatId: string;
   sessionId: string;
-  status: 'fixed' | 'unchanged' | 'unrepairable';
+  status: 'fixed' | 'unchanged' | 'unrepairable' | 'failed';
   reasons: ReasonCode[];
   /** total: rows examined; migrated: rows this run rewrote; skipped: rows left invalid or raced. */
   memories: { total: number; migrated: number; skipped: number };
@@ -74,6 +76,7 @@ export class FixPartsTally {
           break;
         case 'unrepairable':
         case 'concurrent':
+        case 'failed':
           line.skipped.push({ memoryId: message.id, reason: message.reason, detail: message.detail });
           line.memories.skipped += 1;
           this.addReason(line, message.reason);
@@ -82,15 +85,16 @@ export class FixPartsTally {
           break;
       }
     }
-    line.status = line.classes.unrepairable > 0 ? 'unrepairable' : line.memories.migrated > 0 ? 'fixed' : 'unchanged';
+    line.status =
+      line.classes.failed > 0 ? 'failed' : line.classes.unrepairable > 0 ? 'unrepairable' : line.memories.migrated > 0 ? 'fixed' : 'unchanged';
   }
 
   lines(): IterableIterator<FixPartsChatLine> {
     return this.chats.values();
   }
 
-  chatCounts(): { total: number; fixed: number; unchanged: number; unrepairable: number } {
-    const counts = { total: 0, fixed: 0, unchanged: 0, unrepairable: 0 };
+  chatCounts(): { total: number; fixed: number; unchanged: number; unrepairable: number; failed: number } {
+    const counts = { total: 0, fixed: 0, unchanged: 0, unrepairable: 0, failed: 0 };
     for (const line of this.chats.values()) {
       counts.total += 1;
       counts[line.status] += 1;
@@ -101,11 +105,12 @@ export class FixPartsTally {
   messageCounters(): MessageCounters {
     const c = this.classes;
     return {
-      total: c.rebuilt + c.repaired + c.unchanged + c.app + c.unrepairable + c.concurrent,
+      total: c.rebuilt + c.repaired + c.unchanged + c.app + c.unrepairable + c.concurrent + c.failed,
       written: c.rebuilt + c.repaired,
       unchanged: c.unchanged + c.app,
       skipped: c.unrepairable + c.concurrent,
       converted: this.converted,
+      failed: c.failed,
     };
   }
 

@@ -12,6 +12,7 @@ import { errorField, summaryHead, type ExitCode, type RunSummary } from '../repo
 import { createProgress } from '../runtime/progress.ts';
 import { runBatches, runnerConfig, type StopReason } from './batch-runner.ts';
 import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
+import { isolateFailingMessages } from './fix-parts-isolate.ts';
 import { fixPartsRange, type BatchResult, type FixPartsBatchContext } from './fix-parts-batch.ts';
 import { FixPartsTally, type ClassCounts } from './fix-parts-report.ts';
 
@@ -98,6 +99,7 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
       runnerConfig(context, { runId, keyset: keyset, shared: shared, total }, options, progress),
       {
         run: (range, beforeCommit) => fixPartsRange(batchContext, range, beforeCommit),
+        isolate: (range) => isolateFailingMessages(batchContext, range, context.connection.secrets),
         keys: (result) => result.rows,
         stats: (result) => statsOf(result),
         onResults: async (result) => {
@@ -117,10 +119,12 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
   for (const line of tally.lines()) await report.writeRoom(line);
   const complete = runError === null && stopReason === 'done';
   const runTotals = complete && shared ? totalsOf(await finishedBatchStats(pool, stateSchema, runId)) : null;
-  const unrepairable = (runTotals ?? tally).classes.unrepairable;
-  const problems = unrepairable > 0
-    ? [`${unrepairable} message(s) cannot be repaired and were left as they are; see rooms.jsonl lines with "status":"unrepairable"${run.joined || runTotals ? ' (in the reports of the run\'s workers)' : ''}.`]
-    : [];
+  const { unrepairable, failed } = (runTotals ?? tally).classes;
+  const where = run.joined || runTotals ? ' (in the reports of the run\'s workers)' : '';
+  const problems = [
+    ...(unrepairable > 0 ? [`${unrepairable} message(s) cannot be repaired and were left as they are; see rooms.jsonl lines with "status":"unrepairable"${where}.`] : []),
+    ...(failed > 0 ? [`${failed} message(s) failed: the database rejected their write (room_failed, with its error); see rooms.jsonl lines with "status":"failed"${where}.`] : []),
+  ];
   // A clean stop at --time-budget is exit 0 with complete: false; a signal or a failure is exit 3.
   let exitCode: ExitCode = problems.length > 0 ? 1 : 0;
   if (runError !== null || stopReason === 'signal') exitCode = 3;

@@ -287,6 +287,41 @@ describe('compare-and-set', () => {
   });
 });
 
+describe('a row the database keeps rejecting', () => {
+  it('is isolated and reported failed (room_failed, with the error); the rest of its batch is fixed; a re-run fixes it once the cause is gone', async () => {
+    const env = await createMigrationDatabase();
+    try {
+      const own = await seedOriginalScriptTarget(env.pool);
+      const victim = own.rebuilt[0]!;
+      await env.pool.query(`create function refuse_victim() returns trigger language plpgsql as $$
+        begin if new.id = '${victim}' then raise exception 'parts of % are frozen by a test', new.id; end if; return new; end $$`);
+      await env.pool.query(`create trigger refuse_victim before update on chat_messages for each row execute function refuse_victim()`);
+      const reports = await mkdtemp(join(tmpdir(), 'fix-parts-failed-'));
+      const first = await runCli(['fix-parts', '--json', '--report-dir', join(reports, 'first')], { databaseUrl: env.db.url });
+      expect(first.code).toBe(1);
+      expect(first.json!.classes).toEqual({ ...own.expectedClasses, rebuilt: own.expectedClasses.rebuilt - 1, failed: 1 });
+      expect(first.json!.reasons.room_failed).toBe(1);
+      expect(first.json!.problems.join(' ')).toMatch(/1 message\(s\) failed/);
+      const lines = (await readFile(join(reports, 'first', 'rooms.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const failedLine = lines.find((l) => l.status === 'failed');
+      expect(failedLine.skipped).toEqual([{ memoryId: victim, reason: 'room_failed', detail: expect.stringContaining(`parts of ${victim} are frozen by a test`) }]);
+      // Every other row of the batch was fixed: only the victim still holds what the script wrote.
+      const after = await messages(env.pool);
+      for (const id of own.rebuilt.slice(1)) expect(canonical(row(after, id).parts), id).toBe(await expectedFromMemory(env.pool, id));
+      expect(canonical(row(after, victim).parts)).not.toBe(await expectedFromMemory(env.pool, victim));
+
+      await env.pool.query('drop trigger refuse_victim on chat_messages');
+      const second = await runCli(['fix-parts', '--json', '--report-dir', join(reports, 'second')], { databaseUrl: env.db.url });
+      expect(second.code).toBe(1); // the scenario's unrepairable rows stay
+      expect(second.json!.classes).toMatchObject({ rebuilt: 1, failed: 0 });
+      expect(canonical(row(await messages(env.pool), victim).parts)).toBe(await expectedFromMemory(env.pool, victim));
+      await rm(reports, { recursive: true, force: true });
+    } finally {
+      await env.close();
+    }
+  });
+});
+
 describe('the runbook: backfill, fix-parts, reconcile', () => {
   it.skipIf(!existsSync(RECONCILE_MODULE))('reconcile reports the script rooms clean after backfill and fix-parts', async () => {
     const backfill = await cli(['backfill', '--json', '--room', scenario.scriptRoomId, '--room', scenario.orphanRoomId]);
@@ -318,7 +353,7 @@ interface Scenario {
   repaired: string[];
   untouched: string[];
   unrepairable: string[];
-  expectedClasses: { rebuilt: number; repaired: number; unchanged: number; app: number; unrepairable: number; concurrent: number };
+  expectedClasses: { rebuilt: number; repaired: number; unchanged: number; app: number; unrepairable: number; concurrent: number; failed: number };
   migrateLikeTheScript(roomId: string, messages: [string, ScriptShape][]): Promise<void>;
 }
 
@@ -438,7 +473,7 @@ async function seedOriginalScriptTarget(pool: pg.Pool): Promise<Scenario> {
     repaired,
     untouched: [alreadyRight, appInScriptChat, edited, appValid],
     unrepairable: [orphanString, blank],
-    expectedClasses: { rebuilt: rebuilt.length, repaired: repaired.length, unchanged: 1, app: 3, unrepairable: 2, concurrent: 0 },
+    expectedClasses: { rebuilt: rebuilt.length, repaired: repaired.length, unchanged: 1, app: 3, unrepairable: 2, concurrent: 0, failed: 0 },
     migrateLikeTheScript,
   };
 }
