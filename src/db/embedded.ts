@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,9 +12,10 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
-// Fixed, local-only credentials: the cluster listens on 127.0.0.1 and lives in a temp folder.
+// Local-only credentials: the cluster listens on 127.0.0.1 and lives in a fresh temp folder. The password
+// is random rather than a fixed word: reports mask the connection's password wherever it appears, and a
+// word like the tool's own name would be masked out of every message.
 const EMBEDDED_USER = 'postgres';
-const EMBEDDED_PASSWORD = 'recoup-migrate';
 
 async function findFreePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -56,13 +58,14 @@ export async function startEmbeddedPostgres(
   await chmod(parent, 0o755);
   const dataDir = join(parent, 'data');
   const port = await findFreePort();
+  const password = randomBytes(18).toString('hex');
   const log = options.onLog ?? (() => {});
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
     user: EMBEDDED_USER,
-    password: EMBEDDED_PASSWORD,
+    password,
     persistent: false,
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'],
@@ -73,7 +76,7 @@ export async function startEmbeddedPostgres(
   await cluster.start();
   let stopped = false;
   return {
-    url: `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: `postgres://${EMBEDDED_USER}:${password}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
     async stop() {
