@@ -5,7 +5,7 @@ import { createPool, resolveConnection } from '../db/connection.ts';
 import { defaultReportDir } from '../report/report-writer.ts';
 import { summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { describeFlagErrors, type CommonFlags } from '../runtime/config.ts';
-import { errorMessage, PreconditionError, scrubSecrets } from '../runtime/errors.ts';
+import { describeRunError, PreconditionError, scrubSecrets } from '../runtime/errors.ts';
 import { createLogger } from '../runtime/logger.ts';
 
 // Pool clients beyond the batch workers: the planner's keyset reads, lease heartbeats, run records.
@@ -49,7 +49,7 @@ export async function runCommand<S extends z.ZodType<CommonFlags & { concurrency
     const pool = createPool(connection, (flags.concurrency ?? 1) + EXTRA_POOL_CLIENTS);
     try {
       await pool.query('select 1').catch((error: unknown) => {
-        throw new PreconditionError(`Cannot connect to ${connection.display}: ${errorMessage(error)}`);
+        throw new PreconditionError(`Cannot connect to ${connection.display}: ${describeRunError(error)}`);
       });
       const context: CommandContext = {
         pool,
@@ -70,7 +70,7 @@ export async function runCommand<S extends z.ZodType<CommonFlags & { concurrency
     }
   } catch (error) {
     const code: ExitCode = error instanceof PreconditionError ? 2 : 3;
-    const message = scrubSecrets(errorMessage(error), secrets);
+    const message = scrubSecrets(describeRunError(error), secrets);
     return finish(failureSummary(command, runId, startedAt, code, message), flags.json);
   } finally {
     process.off('SIGINT', onSignal);

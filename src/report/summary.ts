@@ -1,5 +1,5 @@
 import type { ReasonCounts } from '../migration/reasons.ts';
-import { errorMessage, scrubSecrets } from '../runtime/errors.ts';
+import { describeRunError, scrubSecrets } from '../runtime/errors.ts';
 
 export type ExitCode = 0 | 1 | 2 | 3;
 
@@ -75,5 +75,5 @@ export function summaryHead(
 
 /** `{ error }` for a run that failed while running (secrets scrubbed), `{}` for one that did not. */
 export function errorField(runError: unknown, secrets: readonly string[]): { error?: string } {
-  return runError !== null ? { error: scrubSecrets(errorMessage(runError), secrets) } : {};
+  return runError !== null ? { error: scrubSecrets(describeRunError(runError), secrets) } : {};
 }

@@ -22,3 +22,21 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+// Out of connection slots: Postgres' too_many_connections (per server, role or database), or the cap of
+// Supavisor's session-mode pool ("Max client connections reached", after about a minute of waiting).
+const OUT_OF_CONNECTIONS = /Max client connections reached|too many (clients|connections)|remaining connection slots are reserved/i;
+
+/** The error's message, with the fix added where the cause is known and the message does not say it. */
+export function describeRunError(error: unknown): string {
+  const message = errorMessage(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === '53300' || OUT_OF_CONNECTIONS.test(message)) {
+    return (
+      `${message}. The server or its pooler has no connection to spare: each recoup-migrate process opens up to ` +
+      '--concurrency + 2 connections. Lower --concurrency or run fewer worker processes, or raise the limit ' +
+      "(Supabase session mode: the pooler's Pool Size in the database settings)."
+    );
+  }
+  return message;
+}

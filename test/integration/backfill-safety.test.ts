@@ -116,6 +116,26 @@ describe('backfill preflight', () => {
     }
   });
 
+  it('says how to fix running out of connection slots (a role, a server or a session-mode pooler at its limit)', async () => {
+    const role = `capped_${randomBytes(4).toString('hex')}`;
+    const password = `pw-${randomBytes(6).toString('hex')}`;
+    await env.pool.query(`create role ${role} login bypassrls connection limit 1 password '${password}'`);
+    await env.pool.query(`grant usage on schema public to ${role}`);
+    await env.pool.query(`grant select on all tables in schema public to ${role}`);
+    const state = await env.pool.query(`select 1 from pg_namespace where nspname = 'recoup_migrate'`);
+    if (state.rowCount) await env.pool.query(`grant usage on schema recoup_migrate to ${role}; grant select on all tables in schema recoup_migrate to ${role}`);
+    try {
+      // Two batches in flight need a second connection, which the role's limit refuses.
+      const result = await runCli(['reconcile', '--json', '--batch-size', '1', '--concurrency', '2'], { databaseUrl: withCredentials(env.db.url, role, password) });
+      expect([2, 3]).toContain(result.code);
+      expect(result.json!.error).toMatch(/too many connections for role/);
+      expect(result.json!.error).toMatch(/--concurrency \+ 2 connections\. Lower --concurrency or run fewer worker processes/);
+    } finally {
+      await env.pool.query(`drop owned by ${role}`);
+      await env.pool.query(`drop role ${role}`);
+    }
+  });
+
   it('refuses the transaction-mode pooler port and plaintext to a remote host', async () => {
     const pooler = await runCli(['backfill', '--json', '--database-url', 'postgres://u:p@aws-0-eu.pooler.supabase.com:6543/postgres']);
     expect(pooler.code).toBe(2);
