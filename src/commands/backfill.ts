@@ -1,14 +1,11 @@
-import { acquireLease, type HeldLease } from '../db/leases.ts';
 import { inspectDatabase } from '../db/preflight.ts';
 import { recordRunEndOrWarn } from '../db/runs.ts';
-import { quoteIdent } from '../db/sql-files.ts';
 import { countRoomsInScope, type RoomScope } from '../db/source-reads.ts';
 import type { DatabaseShape } from '../db/preflight.ts';
-import { analyzeLedgers, ensureStateSchema, stateSchemaExists } from '../db/state-schema.ts';
+import { analyzeLedgers, stateSchemaExists } from '../db/state-schema.ts';
 import type { ThrottleLimits } from '../db/throttle.ts';
 import { roomKeyset } from '../db/keysets.ts';
-import { finishedBatchStats, joinOrStartRun } from '../db/work-queue.ts';
-import { CONVERTER_VERSION } from '../migration/convert.ts';
+import { finishedBatchStats } from '../db/work-queue.ts';
 import { ReportWriter } from '../report/report-writer.ts';
 import type { BackfillRoomResult } from '../report/room-result.ts';
 import { errorField, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
@@ -17,21 +14,9 @@ import { backfillRange, type BackfillBatchContext } from './backfill-batch.ts';
 import { isolateFailingRooms } from './backfill-isolate.ts';
 import { BackfillTally, type BackfillBudgets, type BackfillStats } from './backfill-tally.ts';
 import { runBatches, runnerConfig, type StopReason } from './batch-runner.ts';
-import type { CommandContext } from './context.ts';
+import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
 
 /** After a clean stop (signal, time budget): a run no live worker holds any more is incomplete. */
-async function markIncompleteIfAbandoned(context: CommandContext, runId: string): Promise<void> {
-  const state = quoteIdent(context.stateSchema);
-  await context.pool
-    .query(
-      `update ${state}.runs set status = 'incomplete', finished_at = now()
-        where run_id = $1 and status = 'running'
-          and not exists (select 1 from ${state}.leases where run_id = $1 and expires_at > now())`,
-      [runId],
-    )
-    .catch(() => {});
-}
-
 export interface BackfillOptions extends BackfillBudgets {
   scope: RoomScope;
   batchSize: number;
@@ -49,57 +34,25 @@ export interface BackfillOptions extends BackfillBudgets {
  * Several processes started with the same scope join one run and share its batches.
  */
 export async function backfill(options: BackfillOptions, context: CommandContext): Promise<RunSummary> {
-  const { pool, logger, stateSchema } = context;
+  const { pool, stateSchema } = context;
   const shape = await inspectDatabase(pool, { target: true });
-  let runId = context.runId;
-  let joined = false;
-  let lease: HeldLease | null = null;
-  let createStateSchemaInTransaction = false;
   if (options.dryRun) {
-    createStateSchemaInTransaction = !(await stateSchemaExists(pool, stateSchema));
-  } else {
-    await ensureStateSchema(pool, stateSchema);
-    lease = await acquireLease(pool, stateSchema, {
-      command: 'backfill',
-      runId,
-      chooseRun: async (client) => {
-        const chosen = await joinOrStartRun(client, stateSchema, context.runId, {
-          command: 'backfill',
-          scope: options.scope,
-          options: { batchSize: options.batchSize, concurrency: options.concurrency },
-          converterVersion: CONVERTER_VERSION,
-        });
-        joined = chosen.joined;
-        return chosen.runId;
-      },
-    });
-    runId = lease.runId;
-    if (joined) logger.info({ runId }, 'Joining the backfill run already in progress with the same scope');
+    // A dry run records no run and takes no lease (both are writes); it may not even create the schema.
+    const createStateSchemaInTransaction = !(await stateSchemaExists(pool, stateSchema));
+    return walkAndReport(options, context, { runId: context.runId, joined: false, reportDir: context.reportDir, createStateSchemaInTransaction, shape });
   }
-  let summary: RunSummary;
-  try {
-    summary = await walkAndReport(options, context, { runId, joined, createStateSchemaInTransaction, shape });
-  } finally {
-    await lease?.release();
-  }
-  // Only once this worker's lease is gone can it tell whether any live worker still holds the run.
-  if (!options.dryRun && !summary.complete && summary.error === undefined) await markIncompleteIfAbandoned(context, runId);
-  return summary;
+  const identity = { command: 'backfill', scope: options.scope, options: { batchSize: options.batchSize, concurrency: options.concurrency } };
+  return withSharedRun(context, identity, (run) => walkAndReport(options, context, { ...run, createStateSchemaInTransaction: false, shape }));
 }
 
-interface RunChoice {
-  runId: string;
-  /** This process joined a run already in progress with the same scope. */
-  joined: boolean;
+interface RunChoice extends SharedRun {
   createStateSchemaInTransaction: boolean;
   shape: DatabaseShape;
 }
 
 async function walkAndReport(options: BackfillOptions, context: CommandContext, run: RunChoice): Promise<RunSummary> {
   const { pool, logger, stateSchema } = context;
-  const { runId, joined, createStateSchemaInTransaction, shape } = run;
-  // Two workers of one run on one machine must not share a report folder.
-  const reportDir = joined && context.reportDir.endsWith(context.runId) ? `${context.reportDir.slice(0, -context.runId.length)}${runId}-${process.pid}` : context.reportDir;
+  const { runId, joined, reportDir, createStateSchemaInTransaction, shape } = run;
   const report = await ReportWriter.open(reportDir);
   const tally = new BackfillTally();
   const progress = createProgress(options.dryRun ? 'backfill (dry run)' : 'backfill', context.progress);
