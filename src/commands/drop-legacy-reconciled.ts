@@ -28,7 +28,7 @@ interface ReportSummary {
   /** reconcile --shared: this worker's counters are its own rooms; runTotals covers the run. */
   shared?: unknown;
   runId?: unknown;
-  runTotals?: { rooms?: { total?: unknown } };
+  runTotals?: { rooms?: { total?: unknown }; baseline?: unknown; driftItems?: unknown };
 }
 
 const FULL_RECONCILE = 'recoup-migrate reconcile (no --room, --since, --limit, --sample or --baseline)';
@@ -90,6 +90,8 @@ async function checkReport(pool: pg.Pool, stateSchema: string, path: string): Pr
     // One worker's report of a shared run: the run's totals and the run's start (another worker may
     // have started it earlier) are what count.
     if (summary.runTotals === undefined) return `${file} is one worker's report of a shared reconcile without run totals`;
+    if (summary.runTotals.baseline !== undefined) return `${file} is a baselined reconcile, not a full one`;
+    if (summary.runTotals.driftItems !== 0) return `${file}: its shared run found ${String(summary.runTotals.driftItems)} drift item(s)`;
     walked = summary.runTotals.rooms?.total;
     const runStart = await sharedRunStart(pool, stateSchema, summary.runId);
     if (typeof runStart === 'string') return `${file}: ${runStart}`;

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { roomKeyset } from '../db/keysets.ts';
 import { assertNoConflictingLease } from '../db/leases.ts';
 import { inspectDatabase, type DatabaseShape } from '../db/preflight.ts';
@@ -73,7 +75,15 @@ export async function reconcile(options: ReconcileOptions, context: CommandConte
   const identity = {
     command: 'reconcile',
     // Normalised, so that workers naming the same rooms in another order join one run.
-    scope: { rooms: options.scope.rooms ? [...new Set(options.scope.rooms)].sort() : undefined, since: options.scope.since, limit: options.scope.limit, sample: options.sample },
+    // The baseline is part of what a run judges by: a worker with one and a worker without must not share
+    // a run, or the baseline's exit decision would cover rooms the other judged by their raw drift.
+    scope: {
+      rooms: options.scope.rooms ? [...new Set(options.scope.rooms)].sort() : undefined,
+      since: options.scope.since,
+      limit: options.scope.limit,
+      sample: options.sample,
+      baseline: options.baseline ? createHash('sha256').update(await readFile(options.baseline)).digest('hex') : undefined,
+    },
     options: { batchSize: options.batchSize, concurrency: options.concurrency },
   };
   // The lease (exclusion with drop-legacy and restore) is taken through the shared run.

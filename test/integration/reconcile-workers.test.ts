@@ -199,6 +199,19 @@ describe('reconcile --shared', () => {
       expect(worker.code).toBe(0);
       expect(worker.summary.runTotals).toMatchObject({ driftItems: 1, baseline: { known: 1, new: 0, fixed: 0 } });
     }
+
+    // A worker with the baseline and one without never share a run: the one without still fails on the
+    // drift (or is refused while the other's run holds the lease), never passes on the other's baseline.
+    const pressure = await holdPressure(env);
+    const args = ['--shared', '--batch-size', '5', '--concurrency', '1', '--max-lock-waiters', String(LOCK_WAITERS - 1)];
+    const plainWorker = startReconcile(env, args);
+    const baselinedWorker = startReconcile(env, [...args, '--baseline', join(reference.summary.reportDir as string, 'rooms.jsonl')]);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await pressure.release();
+    const [withoutBaseline, withBaseline] = await Promise.all([plainWorker, baselinedWorker]);
+    expect([1, 2]).toContain(withoutBaseline.code);
+    if (withoutBaseline.code === 1) expect(withoutBaseline.summary.runTotals ?? withoutBaseline.summary).toMatchObject({ driftItems: 1 });
+    if (withoutBaseline.code === 1 && withBaseline.code === 0) expect(withBaseline.summary.runId).not.toBe(withoutBaseline.summary.runId);
   });
 });
 
