@@ -1,5 +1,5 @@
 import { scopeFilter, type RoomRange } from '../db/source-reads.ts';
-import { withTransientRetry } from '../db/transactions.ts';
+import { isConnectionLoss, withTransientRetry } from '../db/transactions.ts';
 import { sessionIdForRoom } from '../migration/session-id.ts';
 import type { BackfillRoomResult } from '../report/room-result.ts';
 import { errorMessage, scrubSecrets } from '../runtime/errors.ts';
@@ -27,6 +27,8 @@ export async function isolateFailingRooms(
     try {
       results.push(...(await withTransientRetry(() => backfillRange(context, range, [room.id]))));
     } catch (error) {
+      // A lost connection is not this room's fault: it ends the run, as it would any batch.
+      if (isConnectionLoss(error)) throw error;
       const message = scrubSecrets(describeDatabaseError(error), secrets);
       context.logger.error({ roomId: room.id, reason: 'room_failed', error: message }, 'Room failed; the rest of its batch continues');
       results.push({

@@ -8,6 +8,7 @@ import {
   claimBatch,
   completeBatch,
   lockClaimedBatch,
+  reassertBatchLease,
   ensureWorkQueueSchema,
   expireDeadLocalWorkers,
   LeaseLostError,
@@ -236,23 +237,48 @@ async function runOne<B>(config: BatchRunnerConfig, handlers: BatchHandlers<B>, 
       (error, attempt) => config.logger.warn({ range, attempt, error: errorMessage(error) }, 'Transient error; retrying the batch'),
     );
   } catch (error) {
-    if (error instanceof LeaseLostError) {
-      config.logger.warn({ batch: batch?.batchNo }, error.message);
+    try {
+      return await recover(config, handlers, range, batch, markDone, error);
+    } catch (recoveryError) {
+      // Another worker owns the batch now: it does the work (again; every write is idempotent).
+      if (!(recoveryError instanceof LeaseLostError)) throw recoveryError;
+      config.logger.warn({ batch: batch?.batchNo }, recoveryError.message);
       return null;
     }
-    const code = (error as { code?: string }).code;
-    if (code === STATEMENT_TIMEOUT_SQLSTATE && batch && (await splitBatch(config.pool, config.stateSchema, batch, config.keyset))) {
-      config.logger.warn({ batch: batch.batchNo, range }, 'Batch hit statement_timeout; split in two and retried');
-      return null;
-    }
-    // A lost connection ends the run (exit 3; a re-run continues). Lock timeouts, deadlocks and
-    // serialization failures that outlived their retries isolate the key instead of failing forever.
-    if (isConnectionLoss(error) || !handlers.isolate) throw error;
-    config.logger.warn({ range, error: errorMessage(error) }, 'Batch rejected; isolating the failing key');
-    const result = await handlers.isolate(range);
-    if (markDone) await markDoneAlone(config.pool, (client) => markDone(client, result));
-    return result;
   }
+}
+
+/** After a batch failed: split it (statement timeout), or isolate the key that fails, or rethrow. */
+async function recover<B>(
+  config: BatchRunnerConfig,
+  handlers: BatchHandlers<B>,
+  range: KeyRange,
+  batch: ClaimedBatch | null,
+  markDone: BeforeCommit<B> | undefined,
+  error: unknown,
+): Promise<B | null> {
+  if (error instanceof LeaseLostError) throw error;
+  const code = (error as { code?: string }).code;
+  if (code === STATEMENT_TIMEOUT_SQLSTATE && batch && (await splitBatch(config.pool, config.stateSchema, batch, config.keyset))) {
+    config.logger.warn({ batch: batch.batchNo, range }, 'Batch hit statement_timeout; split in two and retried');
+    return null;
+  }
+  // A lost connection ends the run (exit 3; a re-run continues). Lock timeouts, deadlocks and
+  // serialization failures that outlived their retries isolate the key instead of failing forever.
+  if (isConnectionLoss(error) || !handlers.isolate) throw error;
+  if (batch) await reassertBatchLease(config.pool, config.stateSchema, batch);
+  config.logger.warn({ range, error: errorMessage(error) }, 'Batch rejected; isolating the failing key');
+  const result = await handlers.isolate(range);
+  if (markDone) {
+    try {
+      await markDoneAlone(config.pool, (client) => markDone(client, result));
+    } catch (markError) {
+      // Its keys are committed all the same: report them; the worker that took the batch over redoes it.
+      if (!(markError instanceof LeaseLostError)) throw markError;
+      config.logger.warn({ batch: batch?.batchNo }, markError.message);
+    }
+  }
+  return result;
 }
 
 /** Marks a batch done in a transaction of its own: for batches that have nothing to commit with it. */

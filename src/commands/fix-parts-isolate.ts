@@ -1,5 +1,5 @@
 import { messageScopeFilter, type MessageRange } from '../db/fix-parts-reads.ts';
-import { withTransientRetry } from '../db/transactions.ts';
+import { isConnectionLoss, withTransientRetry } from '../db/transactions.ts';
 import { scrubSecrets } from '../runtime/errors.ts';
 import { describeDatabaseError } from './backfill-isolate.ts';
 import { fixPartsRange, type BatchResult, type FixPartsBatchContext } from './fix-parts-batch.ts';
@@ -35,6 +35,8 @@ export async function isolateFailingMessages(
       total.conversions += result.conversions;
       total.rows += result.rows;
     } catch (error) {
+      // A lost connection is not this message's fault: it ends the run, as it would any batch.
+      if (isConnectionLoss(error)) throw error;
       const detail = scrubSecrets(describeDatabaseError(error), secrets);
       context.logger.error({ messageId: message.id, chatId: message.chat_id, reason: 'room_failed', error: detail }, 'Message failed; the rest of its batch continues');
       const failed: ChatOutcome = {

@@ -213,12 +213,31 @@ export async function lockClaimedBatch(client: pg.ClientBase, schema: string, ba
   }
 }
 
-/** Replaces a batch that is too big to finish (statement timeout) by its two halves. */
+/**
+ * Renews the lease of one claimed batch, outside its (rolled back) transaction, before more work on it;
+ * throws LeaseLostError when another worker took it over meanwhile. While a batch transaction held the
+ * row lock the heartbeat skipped the row, so a long batch comes back with an expired lease.
+ */
+export async function reassertBatchLease(pool: pg.Pool, schema: string, batch: ClaimedBatch): Promise<void> {
+  const { rowCount } = await pool.query(
+    `update ${quoteIdent(schema)}.batches set lease_expires_at = now() + make_interval(secs => $4)
+      where run_id = $1 and batch_no = $2 and claimed_by = $3 and status = 'running'`,
+    [batch.runId, batch.batchNo, workerName(), LEASE_TTL_SECONDS],
+  );
+  if (rowCount === 0) {
+    throw new LeaseLostError(`Lost the lease on batch ${batch.batchNo} of run ${batch.runId}: another worker took it over.`);
+  }
+}
+
+/**
+ * Replaces a batch that is too big to finish (statement timeout) by its two halves. False when the range
+ * cannot be halved; LeaseLostError when another worker took the batch over.
+ */
 export async function splitBatch(pool: pg.Pool, schema: string, batch: ClaimedBatch, keys: Keyset): Promise<boolean> {
   const state = quoteIdent(schema);
   const halves = await keys.halve(pool, batch.range);
   if (!halves) return false;
-  await pool.query(
+  const { rowCount } = await pool.query(
     `with gone as (
        update ${state}.batches set status = 'split', lease_expires_at = null, finished_at = now()
         where run_id = $1 and batch_no = $2 and claimed_by = $6 and status = 'running' returning run_id)
@@ -227,6 +246,9 @@ export async function splitBatch(pool: pg.Pool, schema: string, batch: ClaimedBa
        from gone, (select coalesce(max(batch_no), 0) as m from ${state}.batches where run_id = $1) mx, generate_series(1, 2) n`,
     [batch.runId, batch.batchNo, batch.range.after, halves.mid, batch.range.last, workerName(), halves.first, halves.second],
   );
+  if (rowCount === 0) {
+    throw new LeaseLostError(`Lost the lease on batch ${batch.batchNo} of run ${batch.runId}: another worker took it over.`);
+  }
   return true;
 }
 

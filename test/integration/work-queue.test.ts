@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { roomKeyset } from '../../src/db/keysets.ts';
 import { recordRunStart } from '../../src/db/runs.ts';
 import { ensureStateSchema } from '../../src/db/state-schema.ts';
-import { claimBatch, completeBatch, lockClaimedBatch, renewBatchLeases, type ClaimedBatch } from '../../src/db/work-queue.ts';
+import { claimBatch, completeBatch, lockClaimedBatch, reassertBatchLease, renewBatchLeases, splitBatch, type ClaimedBatch } from '../../src/db/work-queue.ts';
 import { createMigrationDatabase, seedDeterministicRooms } from '../support/legacy-data.ts';
 
 const STATE = 'recoup_migrate';
@@ -67,6 +67,21 @@ describe('work queue: a lease renewal during a REPEATABLE READ batch', () => {
     const batch = await claim();
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await completeAfterRenewal(batch, true)).toEqual({ renewed: false, completed: true });
+  });
+
+  it('after a failed batch: its lease is renewed only while it is still ours, and a split of a batch taken over is refused', async () => {
+    const mine = await claim();
+    await pool.query(`update ${STATE}.batches set lease_expires_at = now() - interval '1 second' where run_id = $1 and batch_no = $2`, [mine.runId, mine.batchNo]);
+    await reassertBatchLease(pool, STATE, mine);
+    const { rows } = await pool.query<{ live: boolean }>(`select lease_expires_at > now() as live from ${STATE}.batches where run_id = $1 and batch_no = $2`, [mine.runId, mine.batchNo]);
+    expect(rows[0]!.live).toBe(true);
+
+    const taken = await claim();
+    await pool.query(`update ${STATE}.batches set claimed_by = 'elsewhere:1' where run_id = $1 and batch_no = $2`, [taken.runId, taken.batchNo]);
+    await expect(reassertBatchLease(pool, STATE, taken)).rejects.toThrow(/Lost the lease on batch/);
+    await expect(splitBatch(pool, STATE, taken, roomKeyset({}))).rejects.toThrow(/Lost the lease on batch/);
+    const { rows: batches } = await pool.query<{ n: number }>(`select count(*)::int as n from ${STATE}.batches where run_id = $1`, [taken.runId]);
+    expect(batches[0]!.n).toBe(1); // no halves were added for a batch that is not ours
   });
 
   it('refuses to lock a batch another worker took over', async () => {
