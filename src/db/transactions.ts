@@ -55,13 +55,14 @@ export async function inTransaction<T>(
     await client.query(`begin isolation level ${options.isolation}${options.readOnly ? ' read only' : ''}`);
     // No JIT and no parallel workers: a batch statement touches a few thousand rows, yet its cost
     // estimates (state tables analysed while still small) crossed jit_above_cost, and each statement
-    // paid up to a second compiling, or several milliseconds starting workers.
+    // paid up to a second compiling, or several milliseconds starting workers. SET LOCAL rather than
+    // SELECT set_config: a SET takes no snapshot, so a REPEATABLE READ transaction's snapshot is taken by
+    // its first real statement (a batch's row lock), not before it.
     await client.query(
-      `select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true),
-              set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)`,
-      [`${options.statementTimeoutMs}ms`, `${options.lockTimeoutMs}ms`],
+      `set local statement_timeout = ${integerMs(options.statementTimeoutMs)}; set local lock_timeout = ${integerMs(options.lockTimeoutMs)};` +
+        ' set local jit = off; set local max_parallel_workers_per_gather = 0',
     );
-    if (options.asyncCommit) await client.query(`select set_config('synchronous_commit', 'off', true)`);
+    if (options.asyncCommit) await client.query('set local synchronous_commit = off');
     const result = await work(client);
     await client.query(options.rollback ? 'rollback' : 'commit');
     return result;
@@ -75,6 +76,12 @@ export async function inTransaction<T>(
   } finally {
     client.release(broken);
   }
+}
+
+/** A timeout in ms as SQL text: a non-negative integer, so it can be spliced into SET LOCAL safely. */
+function integerMs(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`timeout must be a whole number of milliseconds, got ${ms}`);
+  return String(ms);
 }
 
 // Retry caps for transient errors: 3 attempts, as GitLab's batched migrations do, with jittered backoff.

@@ -39,7 +39,7 @@ describe('work queue: a lease renewal during a REPEATABLE READ batch', () => {
     const client = await pool.connect();
     try {
       await client.query('begin isolation level repeatable read');
-      await client.query('select 1'); // the snapshot is taken here, as by inTransaction's first statement
+      await client.query('select 1'); // the snapshot is taken here, before any lock: what the batch's own reads would do without it
       if (lockFirst) await lockClaimedBatch(client, STATE, batch);
       const before = await leaseOf(batch);
       await renewBatchLeases(pool, STATE, batch.runId); // the heartbeat, on another connection
