@@ -97,11 +97,13 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
   }
 
   const complete = runError === null && stopReason === 'done';
-  // Fresh ledger statistics for the next run's plans; a re-run that changed nothing skips it (it is
-  // about a tenth of a re-run's time on a large ledger).
-  if (!options.dryRun && tally.stats.rooms.migrated > 0) await analyzeLedgers(pool, stateSchema).catch(() => {});
+  // Fresh ledger statistics for the next run's plans. A run that converted nothing (every room unchanged
+  // since its ledger entry) wrote no ledger row and skips it: it is about a tenth of a re-run's time on a
+  // large ledger. A run that only adopted the original script's rows did convert, and does analyse.
+  const touchedLedgers = tally.stats.rooms.migrated > 0 || tally.stats.messages.converted > 0;
+  if (!options.dryRun && touchedLedgers) await analyzeLedgers(pool, stateSchema).catch(() => {});
   let runTotals: BackfillStats | undefined;
-  if (complete && !options.dryRun && joined) {
+  if (complete && !options.dryRun) {
     const totals = new BackfillTally();
     for (const stats of await finishedBatchStats(pool, stateSchema, runId)) totals.merge(stats as BackfillStats);
     runTotals = totals.stats;

@@ -60,13 +60,6 @@ export function messageScopeFilter(scope: ResolvedMessageScope, firstParam: numb
   return { sql: clauses.length > 0 ? clauses.join(' and ') : 'true', params };
 }
 
-export async function countMessagesInScope(db: pg.Pool, scope: ResolvedMessageScope): Promise<number> {
-  const filter = messageScopeFilter(scope, 1);
-  const { rows } = await db.query<{ count: string }>(`select count(*) as count from public.chat_messages cm where ${filter.sql}`, filter.params);
-  const count = Number(rows[0]?.count ?? 0);
-  return scope.limit !== undefined ? Math.min(count, scope.limit) : count;
-}
-
 export interface StoredMessageRow {
   id: string;
   chat_id: string;
