@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { errorMessage } from '../runtime/errors.ts';
@@ -35,14 +36,27 @@ export async function recordRunEnd(
   status: 'completed' | 'incomplete' | 'failed' | 'undone',
   summary: object,
 ): Promise<void> {
-  await execute(
-    db,
-    sqlBuilder
-      .withSchema(schema)
-      .updateTable('runs')
-      .set({ status, finished_at: sql`now()`, heartbeat_at: sql`now()`, summary: JSON.stringify(summary) })
-      .where('run_id', '=', runId),
-  );
+  let update = sqlBuilder
+    .withSchema(schema)
+    .updateTable('runs')
+    .set({ status, finished_at: sql`now()`, heartbeat_at: sql`now()`, summary: JSON.stringify(summary) })
+    .where('run_id', '=', runId);
+  if (status === 'failed') {
+    // One failing worker of a shared run does not fail the run while other workers still hold it: they
+    // may finish it, and a restarted worker must still be able to join it.
+    update = update.where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('leases')
+            .select(sql`1`.as('one'))
+            .where('leases.run_id', '=', runId)
+            .where('leases.expires_at', '>', sql<Date>`now()`)
+            .where('leases.holder', '<>', `${hostname()}:${process.pid}`),
+        ),
+      ),
+    );
+  }
+  await execute(db, update);
 }
 
 /** recordRunEnd once the report is written: a failure to record it is logged, never thrown. */

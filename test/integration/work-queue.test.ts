@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { roomKeyset } from '../../src/db/keysets.ts';
-import { recordRunStart } from '../../src/db/runs.ts';
+import { recordRunEnd, recordRunStart } from '../../src/db/runs.ts';
 import { ensureStateSchema } from '../../src/db/state-schema.ts';
 import { claimBatch, completeBatch, lockClaimedBatch, reassertBatchLease, renewBatchLeases, splitBatch, type ClaimedBatch } from '../../src/db/work-queue.ts';
 import { createMigrationDatabase, seedDeterministicRooms } from '../support/legacy-data.ts';
@@ -82,6 +82,21 @@ describe('work queue: a lease renewal during a REPEATABLE READ batch', () => {
     await expect(splitBatch(pool, STATE, taken, roomKeyset({}))).rejects.toThrow(/Lost the lease on batch/);
     const { rows: batches } = await pool.query<{ n: number }>(`select count(*)::int as n from ${STATE}.batches where run_id = $1`, [taken.runId]);
     expect(batches[0]!.n).toBe(1); // no halves were added for a batch that is not ours
+  });
+
+  it('a failing worker does not fail a run that another live worker still holds', async () => {
+    const runId = randomUUID();
+    await recordRunStart(pool, STATE, { runId, command: 'backfill', scope: {}, options: {}, converterVersion: 1 });
+    await pool.query(
+      `insert into ${STATE}.leases (name, run_id, command, holder, expires_at) values ('other-worker', $1, 'backfill', 'elsewhere:1', now() + interval '30 seconds')`,
+      [runId],
+    );
+    const statusOf = async () => (await pool.query<{ status: string }>(`select status from ${STATE}.runs where run_id = $1`, [runId])).rows[0]!.status;
+    await recordRunEnd(pool, STATE, runId, 'failed', { failed: true });
+    expect(await statusOf()).toBe('running');
+    await pool.query(`delete from ${STATE}.leases where name = 'other-worker'`);
+    await recordRunEnd(pool, STATE, runId, 'failed', { failed: true });
+    expect(await statusOf()).toBe('failed');
   });
 
   it('refuses to lock a batch another worker took over', async () => {
