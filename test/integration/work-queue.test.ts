@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
+import { backfillRange } from '../../src/commands/backfill-batch.ts';
+import type { BeforeCommit } from '../../src/commands/batch-runner.ts';
 import { roomKeyset } from '../../src/db/keysets.ts';
+import { inspectDatabase } from '../../src/db/preflight.ts';
+import { createLogger } from '../../src/runtime/logger.ts';
 import { recordRunEnd, recordRunStart } from '../../src/db/runs.ts';
 import { ensureStateSchema } from '../../src/db/state-schema.ts';
 import { claimBatch, completeBatch, lockClaimedBatch, reassertBatchLease, renewBatchLeases, splitBatch, type ClaimedBatch } from '../../src/db/work-queue.ts';
@@ -97,6 +101,37 @@ describe('work queue: a lease renewal during a REPEATABLE READ batch', () => {
     await pool.query(`delete from ${STATE}.leases where name = 'other-worker'`);
     await recordRunEnd(pool, STATE, runId, 'failed', { failed: true });
     expect(await statusOf()).toBe('failed');
+  });
+
+  it('a backfill batch takes its row lock before anything else, and marks itself done last, in one transaction', async () => {
+    const calls: string[] = [];
+    let lockedBy: number | null = null;
+    const mark: BeforeCommit<unknown> = Object.assign(
+      async (client: pg.ClientBase) => {
+        calls.push('done');
+        expect((await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid).toBe(lockedBy);
+      },
+      {
+        lock: async (client: pg.ClientBase) => {
+          calls.push('lock');
+          // Called before the batch's work: none of its sessions is written yet in this transaction.
+          expect((await client.query<{ n: number }>(`select count(*)::int as n from public.sessions`)).rows[0]!.n).toBe(0);
+          lockedBy = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+        },
+      },
+    );
+    const results = await backfillRange(
+      {
+        pool, stateSchema: STATE, runId: randomUUID(), dryRun: true, createStateSchemaInTransaction: false,
+        shape: await inspectDatabase(pool, { target: true }), scope: {}, statementTimeoutMs: 30_000, lockTimeoutMs: 10_000,
+        logger: createLogger('silent'),
+      },
+      { after: null, last: 'ffffffff-ffff-ffff-ffff-ffffffffffff' },
+      undefined,
+      mark,
+    );
+    expect(results.length).toBe(10);
+    expect(calls).toEqual(['lock', 'done']);
   });
 
   it('refuses to lock a batch another worker took over', async () => {
