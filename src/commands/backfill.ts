@@ -3,7 +3,6 @@ import { recordRunEndOrWarn } from '../db/runs.ts';
 import { countRoomsInScope, type RoomScope } from '../db/source-reads.ts';
 import type { DatabaseShape } from '../db/preflight.ts';
 import { analyzeLedgers, stateSchemaExists } from '../db/state-schema.ts';
-import type { ThrottleLimits } from '../db/throttle.ts';
 import { roomKeyset } from '../db/keysets.ts';
 import { finishedBatchStats } from '../db/work-queue.ts';
 import { ReportWriter } from '../report/report-writer.ts';
@@ -13,20 +12,12 @@ import { createProgress } from '../runtime/progress.ts';
 import { backfillRange, type BackfillBatchContext } from './backfill-batch.ts';
 import { isolateFailingRooms } from './backfill-isolate.ts';
 import { BackfillTally, type BackfillBudgets, type BackfillStats } from './backfill-tally.ts';
-import { runBatches, runnerConfig, type StopReason } from './batch-runner.ts';
+import { runBatches, runnerConfig, type StopReason, type WalkSettings } from './batch-runner.ts';
 import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
 
-/** After a clean stop (signal, time budget): a run no live worker holds any more is incomplete. */
-export interface BackfillOptions extends BackfillBudgets {
+export interface BackfillOptions extends BackfillBudgets, WalkSettings {
   scope: RoomScope;
-  batchSize: number;
-  concurrency: number;
   dryRun: boolean;
-  statementTimeoutMs: number;
-  lockTimeoutMs: number;
-  targetBatchMs?: number | undefined;
-  timeBudgetMs?: number | undefined;
-  throttle: ThrottleLimits | null;
 }
 
 /**

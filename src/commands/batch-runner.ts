@@ -1,8 +1,9 @@
 import type pg from 'pg';
+import { z } from 'zod';
 import type { Logger } from '../runtime/logger.ts';
 import { planRanges, type KeyRange, type Keyset } from '../db/keysets.ts';
 import { databasePressure, type ThrottleLimits } from '../db/throttle.ts';
-import { inTransaction, isConnectionLoss, withTransientRetry } from '../db/transactions.ts';
+import { BOOKKEEPING_TIMEOUTS, inTransaction, isConnectionLoss, withTransientRetry } from '../db/transactions.ts';
 import { LEASE_HEARTBEAT_MS } from '../db/leases.ts';
 import {
   claimBatch,
@@ -19,6 +20,7 @@ import {
   type ClaimedBatch,
 } from '../db/work-queue.ts';
 import { errorMessage } from '../runtime/errors.ts';
+import { pacingFlags } from '../runtime/config.ts';
 import { relieveMemoryPressure } from '../runtime/memory.ts';
 import type { Progress } from '../runtime/progress.ts';
 import type { CommandContext } from './context.ts';
@@ -90,17 +92,22 @@ export interface BatchHandlers<B> {
   onResults(batch: B): Promise<void>;
 }
 
-/** The pacing every walking command takes from its flags. */
+/** The pacing every walking command (backfill, fix-parts, reconcile) takes from its flags. */
 export interface WalkSettings {
-  concurrency: number;
   batchSize: number;
+  concurrency: number;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  /** Adapt the batch size toward this duration (shared runs); fixed --batch-size when absent. */
   targetBatchMs?: number | undefined;
   timeBudgetMs?: number | undefined;
-  /** Absent: the defaults; null: no throttle. */
+  /** Absent: the defaults; null: no throttle (--no-throttle). */
   throttle?: ThrottleLimits | null | undefined;
 }
 
-export const DEFAULT_THROTTLE: ThrottleLimits = { maxLockWaiters: 10, maxReplicationLagSeconds: 30 };
+// The throttle a caller gets without asking: the CLI's own flag defaults, so the two cannot drift apart.
+const PACING_DEFAULTS = z.object(pacingFlags).parse({});
+const DEFAULT_THROTTLE: ThrottleLimits = { maxLockWaiters: PACING_DEFAULTS.maxLockWaiters, maxReplicationLagSeconds: PACING_DEFAULTS.maxReplicationLag };
 
 /** A runner configuration from the command's context, its run and its flags; pauses show on `progress`. */
 export function runnerConfig(
@@ -283,7 +290,7 @@ async function recover<B>(
 
 /** Marks a batch done in a transaction of its own: for batches that have nothing to commit with it. */
 async function markDoneAlone(pool: pg.Pool, mark: (client: pg.ClientBase) => Promise<void>): Promise<void> {
-  await inTransaction(pool, { isolation: 'read committed', statementTimeoutMs: 30_000, lockTimeoutMs: 10_000 }, mark);
+  await inTransaction(pool, { isolation: 'read committed', ...BOOKKEEPING_TIMEOUTS }, mark);
 }
 
 export function adaptSize(size: number, durationMs: number, targetMs: number): number {

@@ -4,7 +4,6 @@ import type pg from 'pg';
 import { createPool, resolveConnection, type ResolvedConnection } from '../db/connection.ts';
 import type { EmbeddedDatabase } from '../db/embedded.ts';
 import { summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
-import { backfillFlags } from '../runtime/config.ts';
 import { errorMessage } from '../runtime/errors.ts';
 import { createLogger, type Logger, type LogLevel } from '../runtime/logger.ts';
 import { createProgress } from '../runtime/progress.ts';
@@ -69,10 +68,8 @@ export async function demo(
       const context = (command: string): CommandContext =>
         commandContext(command, { pool, connection, logger, reportDir, stopSignal, progress: options.progress });
       const walk = { scope: {}, batchSize: DEMO_BATCH_SIZE, concurrency: DEMO_CONCURRENCY, statementTimeoutMs: DEMO_STATEMENT_TIMEOUT_MS, lockTimeoutMs: DEMO_LOCK_TIMEOUT_MS };
-      // The backfill command's own defaults (throttle limits), as `recoup-migrate backfill` would use them.
-      const defaults = backfillFlags.parse({});
-      const throttle = { maxLockWaiters: defaults.maxLockWaiters, maxReplicationLagSeconds: defaults.maxReplicationLag };
-      steps.backfill = await backfill({ ...walk, dryRun: false, throttle }, context('backfill'));
+      // Without a throttle given, the commands pause on the CLI's default limits, as `recoup-migrate backfill` does.
+      steps.backfill = await backfill({ ...walk, dryRun: false }, context('backfill'));
       if (!stopSignal.aborted) steps.reconcile = await reconcile(walk, context('reconcile'));
     } finally {
       await pool.end().catch(() => {});

@@ -4,30 +4,21 @@ import { messageKeyset } from '../db/keysets.ts';
 import { inspectDatabase } from '../db/preflight.ts';
 import { recordRunEndOrWarn } from '../db/runs.ts';
 import { analyzeLedgers, stateSchemaExists } from '../db/state-schema.ts';
-import type { ThrottleLimits } from '../db/throttle.ts';
 import { finishedBatchStats } from '../db/work-queue.ts';
 import { countReason, type ReasonCode, type ReasonCounts } from '../migration/reasons.ts';
 import { ReportWriter } from '../report/report-writer.ts';
 import { errorField, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { createProgress } from '../runtime/progress.ts';
-import { runBatches, runnerConfig, type StopReason } from './batch-runner.ts';
+import { runBatches, runnerConfig, type StopReason, type WalkSettings } from './batch-runner.ts';
 import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
 import { isolateFailingMessages } from './fix-parts-isolate.ts';
 import { fixPartsRange, type BatchResult, type FixPartsBatchContext } from './fix-parts-batch.ts';
 import { FixPartsTally, type ClassCounts } from './fix-parts-report.ts';
 
-export interface FixPartsOptions {
+/** batchSize counts chat_messages rows (one read and one write transaction per batch). */
+export interface FixPartsOptions extends WalkSettings {
   scope: MessageScope;
-  /** chat_messages rows per batch (one read and one write transaction each). */
-  batchSize: number;
-  concurrency: number;
   dryRun: boolean;
-  statementTimeoutMs: number;
-  lockTimeoutMs: number;
-  targetBatchMs?: number | undefined;
-  timeBudgetMs?: number | undefined;
-  /** Pause while the database is under pressure; the CLI's defaults when absent. */
-  throttle?: ThrottleLimits | null | undefined;
   /** Test seam, see FixPartsBatchContext.beforeWrite. */
   beforeWrite?: (rows: readonly StoredMessageRow[]) => Promise<void>;
 }

@@ -6,7 +6,6 @@ import { inspectDatabase, type DatabaseShape } from '../db/preflight.ts';
 import { recordRunEndOrWarn } from '../db/runs.ts';
 import type { RoomScope } from '../db/source-reads.ts';
 import { stateSchemaExists } from '../db/state-schema.ts';
-import type { ThrottleLimits } from '../db/throttle.ts';
 import { inTransaction } from '../db/transactions.ts';
 import { finishedBatchStats } from '../db/work-queue.ts';
 import { countReason, type ReasonCode, type ReasonCounts } from '../migration/reasons.ts';
@@ -14,31 +13,23 @@ import { Baseline, type BaselineCounts } from '../report/baseline.ts';
 import { ReportWriter } from '../report/report-writer.ts';
 import { errorField, summaryHead, type ExitCode, type MessageCounters, type RoomCounters, type RunSummary } from '../report/summary.ts';
 import { createProgress } from '../runtime/progress.ts';
-import { runBatches, runnerConfig, type StopReason } from './batch-runner.ts';
+import { runBatches, runnerConfig, type StopReason, type WalkSettings } from './batch-runner.ts';
 import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
 import { reconcileRange, type BatchOutcome, type ReconcileBatchContext } from './reconcile-batch.ts';
 import type { RoomVerdict } from './reconcile-line.ts';
 import { ReconcileTally, type ReconcileMessageCounters, type ReconcileRoomCounters } from './reconcile-tally.ts';
 
-export interface ReconcileOptions {
+export interface ReconcileOptions extends WalkSettings {
   scope: RoomScope;
-  batchSize: number;
-  concurrency: number;
   /** --sample: audit this fraction (0..1] of the rooms in scope, chosen by a hash of the room id. */
   sample?: number | undefined;
   /** --baseline: rooms.jsonl of an earlier reconcile; only drift not in it fails the run. */
   baseline?: string | undefined;
-  statementTimeoutMs: number;
-  lockTimeoutMs: number;
   /**
    * --shared: record a run and its batches in the state schema (the tool's own schema, never the
    * production tables), so that several processes started with the same scope split the rooms.
    */
   shared?: boolean | undefined;
-  targetBatchMs?: number | undefined;
-  timeBudgetMs?: number | undefined;
-  /** Pause while the database is under pressure; the CLI's defaults when absent. */
-  throttle?: ThrottleLimits | null | undefined;
 }
 
 // --show-values: how much of a value a report line carries.

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type pg from 'pg';
 import { PreconditionError } from '../runtime/errors.ts';
 import { quoteIdent } from './sql-files.ts';
+import { BOOKKEEPING_TIMEOUTS, inTransaction } from './transactions.ts';
 
 // A lease expires unless renewed: a process killed with -9 blocks others for at most this long.
 export const LEASE_TTL_SECONDS = 30;
@@ -65,9 +66,7 @@ export async function acquireLease(
   const table = `${quoteIdent(schema)}.leases`;
   const holder = `${hostname()}:${process.pid}`;
   const excluded = EXCLUDES[lease.command] ?? [lease.command];
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  await inTransaction(pool, { isolation: 'read committed', ...BOOKKEEPING_TIMEOUTS }, async (client) => {
     // Serialise lease takers for this check-then-insert; transaction-scoped, so pooler-safe.
     await client.query(`select pg_advisory_xact_lock(hashtext($1))`, [`recoup-migrate:leases:${schema}`]);
     // Rolled back with the rest if another run turns out to block this one.
@@ -101,13 +100,7 @@ export async function acquireLease(
          holder = excluded.holder, acquired_at = now(), expires_at = excluded.expires_at`,
       [`${lease.command}:${lease.runId}:${holder}`, lease.runId, lease.command, holder, LEASE_TTL_SECONDS],
     );
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 
   const name = `${lease.command}:${lease.runId}:${holder}`;
   const heartbeat = setInterval(() => {

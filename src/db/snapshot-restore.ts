@@ -4,6 +4,7 @@ import { applySnapshotSettings, checksumProbe, tableChecksum } from './snapshot-
 import { createTableSql, foreignKeySteps, placementSteps, Retarget, tableDdlSteps, type DdlStep } from './snapshot-ddl.ts';
 import type { SnapshotManifest } from './snapshot-manifest.ts';
 import { compareChecksum, copyIn, type SnapshotCheck } from './snapshot-verify.ts';
+import { inTransaction } from './transactions.ts';
 import { quoteIdent } from './sql-files.ts';
 
 export interface RestoreInput {
@@ -99,20 +100,11 @@ async function runStep(client: pg.ClientBase, step: DdlStep, warnings: string[])
 async function restoreKeptForeignKey(pool: pg.Pool, fk: SnapshotManifest['keptForeignKeys'][number], input: RestoreInput, warnings: string[]): Promise<void> {
   const definition = fk.definition.endsWith(' NOT VALID') ? fk.definition : `${fk.definition} NOT VALID`;
   const name = `${fk.table.printed}.${fk.name}`;
-  const run = async (sql: string): Promise<void> => {
-    const client = await pool.connect();
-    try {
-      await client.query('begin');
+  const run = (sql: string): Promise<void> =>
+    inTransaction(pool, { isolation: 'read committed', statementTimeoutMs: input.statementTimeoutMs, lockTimeoutMs: input.lockTimeoutMs }, async (client) => {
       await applySnapshotSettings(client, input);
       await client.query(sql);
-      await client.query('commit');
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
-  };
+    });
   try {
     await run(`alter table ${fk.table.printed} add constraint ${quoteIdent(fk.name)} ${definition}`);
   } catch (error) {

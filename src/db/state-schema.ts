@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent, readSqlFile } from './sql-files.ts';
+import { BOOKKEEPING_TIMEOUTS, inTransaction } from './transactions.ts';
 
 export const DEFAULT_STATE_SCHEMA = 'recoup_migrate';
 
@@ -27,21 +28,10 @@ export async function ensureStateSchema(pool: pg.Pool, schema: string): Promise<
  * advisory lock `lockName` (pooler-safe), so that two processes starting at once don't race on it.
  */
 export async function applyStateDdl(pool: pg.Pool, lockName: string, ddl: string): Promise<void> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query('begin');
+  await inTransaction(pool, { isolation: 'read committed', ...BOOKKEEPING_TIMEOUTS }, async (client) => {
     await client.query(`select pg_advisory_xact_lock(hashtext($1))`, [lockName]);
     await client.query(ddl);
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => {
-      broken = true;
-    });
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 /**

@@ -43,6 +43,9 @@ export function isTransient(error: unknown): boolean {
   return TRANSIENT_SQLSTATES.has(code) || TRANSIENT_NODE_CODES.has(code);
 }
 
+/** Timeouts for the tool's own short bookkeeping transactions (claims, leases, state DDL, done-marks). */
+export const BOOKKEEPING_TIMEOUTS = { statementTimeoutMs: 30_000, lockTimeoutMs: 10_000 } as const;
+
 /** Runs `work` in one transaction on its own pooled client; commits, or rolls back on error or dry run. */
 export async function inTransaction<T>(
   pool: pg.Pool,

@@ -5,6 +5,7 @@ import { isDeadLocalHolder, LEASE_TTL_SECONDS } from './leases.ts';
 import { quoteIdent } from './sql-files.ts';
 import { recordRunStart } from './runs.ts';
 import { applyStateDdl, stateSchemaDdl } from './state-schema.ts';
+import { BOOKKEEPING_TIMEOUTS, inTransaction } from './transactions.ts';
 
 /**
  * The batches of a shared run, coordinated through the state schema only: a run row holds a keyset
@@ -101,9 +102,7 @@ export async function recordRunKeysTotal(pool: pg.Pool, schema: string, runId: s
 export async function claimBatch(pool: pg.Pool, schema: string, runId: string, keys: Keyset, size: number): Promise<Claim> {
   const state = quoteIdent(schema);
   const me = workerName();
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  return await inTransaction(pool, { isolation: 'read committed', ...BOOKKEEPING_TIMEOUTS }, async (client) => {
     const { rows: open } = await client.query<{ batch_no: number; after_id: string | null; last_id: string; attempts: number }>(
       `update ${state}.batches b
           set status = 'running', claimed_by = $2, lease_expires_at = now() + make_interval(secs => $3),
@@ -115,21 +114,10 @@ export async function claimBatch(pool: pg.Pool, schema: string, runId: string, k
         returning b.batch_no, b.after_id, b.last_id, b.attempts`,
       [runId, me, LEASE_TTL_SECONDS],
     );
-    let claim: Claim;
     const reclaimed = open[0];
-    if (reclaimed) {
-      claim = { batch: { runId, batchNo: reclaimed.batch_no, range: { after: reclaimed.after_id, last: reclaimed.last_id }, attempts: reclaimed.attempts } };
-    } else {
-      claim = await takeFromCursor(client, state, runId, keys, size, me);
-    }
-    await client.query('commit');
-    return claim;
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+    if (!reclaimed) return await takeFromCursor(client, state, runId, keys, size, me);
+    return { batch: { runId, batchNo: reclaimed.batch_no, range: { after: reclaimed.after_id, last: reclaimed.last_id }, attempts: reclaimed.attempts } };
+  });
 }
 
 async function takeFromCursor(
