@@ -72,7 +72,17 @@ export function addPacingOptions(command: Command): Command {
     .option('--no-throttle', 'never pause for lock waiters or replication lag (skips the check before each batch)');
 }
 
-/** The throttle the pacing flags ask for; null with --no-throttle. */
-export function throttleFrom(flags: { throttle: boolean; maxLockWaiters: number; maxReplicationLag: number }): ThrottleLimits | null {
-  return flags.throttle ? { maxLockWaiters: flags.maxLockWaiters, maxReplicationLagSeconds: flags.maxReplicationLag } : null;
+/** The pacing the flags ask for: adaptive batches, a time budget, and the throttle (null with --no-throttle). */
+export function pacingFrom(flags: {
+  targetBatchMs?: number | undefined;
+  timeBudget?: number | undefined;
+  throttle: boolean;
+  maxLockWaiters: number;
+  maxReplicationLag: number;
+}): { targetBatchMs: number | undefined; timeBudgetMs: number | undefined; throttle: ThrottleLimits | null } {
+  return {
+    targetBatchMs: flags.targetBatchMs,
+    timeBudgetMs: flags.timeBudget,
+    throttle: flags.throttle ? { maxLockWaiters: flags.maxLockWaiters, maxReplicationLagSeconds: flags.maxReplicationLag } : null,
+  };
 }

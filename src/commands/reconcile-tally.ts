@@ -1,5 +1,5 @@
 import { countReason, type ReasonCounts } from '../migration/reasons.ts';
-import type { RoomVerdict } from './reconcile-line.ts';
+import type { RoomMessageCounts, RoomVerdict } from './reconcile-line.ts';
 
 /** reconcile's room counters (summary.rooms). */
 export interface ReconcileRoomCounters {
@@ -10,24 +10,14 @@ export interface ReconcileRoomCounters {
   info: number;
 }
 
-/** reconcile's message counters (summary.messages). */
-export interface ReconcileMessageCounters {
+/** reconcile's message counters (summary.messages): the rooms' counts, and what only the run adds up. */
+export interface ReconcileMessageCounters extends RoomMessageCounts {
   /** Memories of the rooms walked. */
   total: number;
-  /** Messages the source maps to, in rooms whose target is expected. */
-  expected: number;
-  clean: number;
-  missing: number;
-  mismatch: number;
-  unexpected: number;
-  changedInApp: number;
   /** Memories expected to be skipped (message-level skips, and every memory of a skipped room). */
   skipped: number;
-  /** Memories of rooms whose chat the app deleted (target_deleted). */
-  targetDeleted: number;
   /** Messages the app added to migrated chats: never compared. */
   addedInApp: number;
-  converted: number;
 }
 
 /**

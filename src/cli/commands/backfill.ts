@@ -3,7 +3,7 @@ import { backfill } from '../../commands/backfill.ts';
 import { undoBackfill } from '../../commands/backfill-undo.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
 import { backfillFlags } from '../../runtime/config.ts';
-import { addBudgetOptions, addCommonOptions, addPacingOptions, addWalkOptions, dryRunOption, throttleFrom, walkOptionsFrom } from '../options.ts';
+import { addBudgetOptions, addCommonOptions, addPacingOptions, addWalkOptions, dryRunOption, pacingFrom, walkOptionsFrom } from '../options.ts';
 import { runCommand } from '../run-command.ts';
 
 export function registerBackfill(program: Command, setExitCode: (code: number) => void): void {
@@ -40,9 +40,7 @@ ${EXIT_CODES_HELP}`,
                   maxSkippedRatio: f.maxSkippedRatio,
                   maxSkippedRooms: f.maxSkippedRooms,
                   maxFailed: f.maxFailed,
-                  targetBatchMs: f.targetBatchMs,
-                  timeBudgetMs: f.timeBudget,
-                  throttle: throttleFrom(f),
+                  ...pacingFrom(f),
                 },
                 context,
               ),

@@ -4,7 +4,7 @@ import { fixParts } from '../../commands/fix-parts.ts';
 import { undoFixParts } from '../../commands/fix-parts-undo.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
 import { connectionFlags, outputFlags, pacingFlags, walkFlags } from '../../runtime/config.ts';
-import { addCommonOptions, addPacingOptions, dryRunOption, throttleFrom } from '../options.ts';
+import { addCommonOptions, addPacingOptions, dryRunOption, pacingFrom } from '../options.ts';
 import { runCommand } from '../run-command.ts';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -74,9 +74,7 @@ ${EXIT_CODES_HELP}`,
                   scope: { chats: chats.length > 0 ? chats : undefined, since: f.since, limit: f.limit },
                   batchSize: f.batchSize,
                   concurrency: f.concurrency,
-                  targetBatchMs: f.targetBatchMs,
-                  timeBudgetMs: f.timeBudget,
-                  throttle: throttleFrom(f),
+                  ...pacingFrom(f),
                   ...common,
                 },
                 context,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { reconcile } from '../../commands/reconcile.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
 import { connectionFlags, outputFlags, pacingFlags, walkFlags } from '../../runtime/config.ts';
-import { addCommonOptions, addPacingOptions, addWalkOptions, throttleFrom, walkOptionsFrom } from '../options.ts';
+import { addCommonOptions, addPacingOptions, addWalkOptions, pacingFrom, walkOptionsFrom } from '../options.ts';
 import { runCommand } from '../run-command.ts';
 
 export const reconcileFlags = z
@@ -51,9 +51,7 @@ ${EXIT_CODES_HELP}`,
               sample: f.sample,
               baseline: f.baseline,
               shared: f.shared,
-              targetBatchMs: f.targetBatchMs,
-              timeBudgetMs: f.timeBudget,
-              throttle: throttleFrom(f),
+              ...pacingFrom(f),
             },
             context,
           ),
