@@ -231,6 +231,18 @@ describe('drop-legacy refuses, and drops nothing', () => {
     const refused = await runCli(cliArgs({ '--reconcile-report': partialFile }), { databaseUrl: env.db.url });
     expect(refused.code).toBe(1);
     expect(gate(refused.json!, 'reconciled').detail).toMatch(/without run totals/);
+    // A worker's own summary can look clean while the run's totals are not: those decide.
+    for (const [edit, reason] of [
+      [{ driftItems: 1 }, /found 1 drift item/],
+      [{ baseline: { known: 1, new: 0, fixed: 0 } }, /baselined reconcile/],
+    ] as const) {
+      const file = join(work, `shared-${randomUUID()}.json`);
+      const summary = JSON.parse(readFileSync(join(shared.json!.reportDir, 'summary.json'), 'utf8'));
+      writeFileSync(file, JSON.stringify({ ...summary, runTotals: { ...summary.runTotals, ...edit } }));
+      const result = await runCli(cliArgs({ '--reconcile-report': file }), { databaseUrl: env.db.url });
+      expect(result.code).toBe(1);
+      expect(gate(result.json!, 'reconciled').detail).toMatch(reason);
+    }
     await expectNothingDropped();
   });
 
