@@ -3,6 +3,7 @@ import {
   looksLikeLegacyId,
   readMemoriesOfMessages,
   readMessagesInRange,
+  readStoredParts,
   type MessageRange,
   type OwnershipTables,
   type ResolvedMessageScope,
@@ -59,19 +60,21 @@ export async function fixPartsRange(
   range: MessageRange,
   beforeCommit?: (client: pg.ClientBase, result: BatchResult) => Promise<void>,
 ): Promise<BatchResult> {
-  const { rows, memories } = await inTransaction(
+  const { rows, memories, parts } = await inTransaction(
     context.pool,
     { isolation: 'repeatable read', readOnly: true, statementTimeoutMs: context.statementTimeoutMs, lockTimeoutMs: context.lockTimeoutMs },
     async (client) => {
       const stored = await readMessagesInRange(client, range, context.scope, context.ownership);
-      return { rows: stored, memories: await readMemoriesOfMessages(client, stored.map((r) => r.id)) };
+      const memories = await readMemoriesOfMessages(client, stored.map((r) => r.id));
+      const needParts = stored.filter((r) => context.showValues || !memories.get(r.id)?.script_shape).map((r) => r.id);
+      return { rows: stored, memories, parts: await readStoredParts(client, needParts) };
     },
   );
 
   let conversions = 0;
   const work: RowWork[] = [];
   for (const row of rows) {
-    const classified = await classifyRow(row, memories.get(row.id));
+    const classified = await classifyRow(row, memories.get(row.id), parts.get(row.id));
     conversions += classified.conversions;
     work.push({ row, verdict: classified.verdict });
   }
@@ -84,7 +87,7 @@ export async function fixPartsRange(
   }
   await context.beforeWrite?.(rows);
   const resultOf = (applied: Map<string, string>): BatchResult => ({
-    chats: outcomesByChat(work, applied, context.showValues),
+    chats: outcomesByChat(work, applied, context.showValues ? parts : null),
     conversions,
     rows: rows.length,
   });
@@ -104,7 +107,8 @@ export async function fixPartsRange(
   });
 }
 
-function outcomesByChat(work: RowWork[], applied: Map<string, string>, showValues: boolean): ChatOutcome[] {
+/** `shownParts`: the stored values to show (--show-values), else null. */
+function outcomesByChat(work: RowWork[], applied: Map<string, string>, shownParts: Map<string, string> | null): ChatOutcome[] {
   const chats = new Map<string, ChatOutcome>();
   for (const { row, verdict } of work) {
     let chat = chats.get(row.chat_id);
@@ -112,12 +116,12 @@ function outcomesByChat(work: RowWork[], applied: Map<string, string>, showValue
       chat = { chatId: row.chat_id, sessionId: row.session_id, messages: [] };
       chats.set(row.chat_id, chat);
     }
-    chat.messages.push(outcomeOf(row, verdict, applied, showValues));
+    chat.messages.push(outcomeOf(row, verdict, applied, shownParts));
   }
   return [...chats.values()];
 }
 
-function outcomeOf(row: StoredMessageRow, verdict: Verdict, applied: Map<string, string>, showValues: boolean): MessageOutcome {
+function outcomeOf(row: StoredMessageRow, verdict: Verdict, applied: Map<string, string>, shownParts: Map<string, string> | null): MessageOutcome {
   switch (verdict.kind) {
     case 'rebuilt':
     case 'repaired': {
@@ -125,7 +129,9 @@ function outcomeOf(row: StoredMessageRow, verdict: Verdict, applied: Map<string,
       if (after === undefined) {
         return { id: row.id, class: 'concurrent', reason: 'concurrent_change', detail: 'the row changed after it was read; left as it is now (re-run to classify it again)' };
       }
-      const values = showValues ? { beforeValue: shownValue(row.parts), afterValue: shownValue(stringifyJson(verdict.message)) } : {};
+      const values = shownParts
+        ? { beforeValue: shownValue(shownParts.get(row.id) ?? ''), afterValue: shownValue(stringifyJson(verdict.message)) }
+        : {};
       return { id: row.id, class: verdict.kind, before: row.digest, after, ...values };
     }
     case 'unchanged':

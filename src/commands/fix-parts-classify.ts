@@ -1,4 +1,4 @@
-import type { MessageMemoryRow, StoredMessageRow } from '../db/fix-parts-reads.ts';
+import type { MessageMemoryRow, ScriptShape, StoredMessageRow } from '../db/fix-parts-reads.ts';
 import { convertMemory, repairStoredParts, validateEnvelope, type UIMessageEnvelope } from '../migration/convert.ts';
 import { jsonEqual, parseJson } from '../migration/json.ts';
 
@@ -26,22 +26,33 @@ export interface Classified {
   conversions: number;
 }
 
-export async function classifyRow(row: StoredMessageRow, memory: MessageMemoryRow | undefined): Promise<Classified> {
-  const stored = parseJson(row.parts);
+/**
+ * `partsText`: the row's stored parts (jsonb text). Needed unless the memory's script_shape says what the
+ * row holds; a missing one where it is needed is a bug in the caller, so it throws.
+ */
+export async function classifyRow(row: StoredMessageRow, memory: MessageMemoryRow | undefined, partsText: string | undefined): Promise<Classified> {
+  const storedValue = (): unknown => {
+    if (partsText === undefined) throw new Error(`fix-parts: the stored parts of message ${row.id} were not read`);
+    return parseJson(partsText);
+  };
   let conversions = 0;
   if (memory) {
     conversions += 1;
-    const expected = await convertMemory({ id: memory.id, content: parseMemoryContent(memory.content), updatedAt: new Date(memory.updated_at) });
+    const content = parseMemoryContent(memory.content);
+    const expected = await convertMemory({ id: memory.id, content, updatedAt: new Date(memory.updated_at) });
     if (expected.ok) {
+      // A row the script wrote is known from its memory, so only other rows need parsing.
+      const stored = memory.script_shape ? scriptValue(memory.id, content, memory.script_shape) : storedValue();
       if (expected.message.role === row.role && jsonEqual(stored, expected.message)) return { verdict: { kind: 'unchanged' }, conversions };
-      if (memory.script_written) return { verdict: { kind: 'rebuilt', message: expected.message }, conversions };
-    } else if (memory.script_written) {
+      if (memory.script_shape) return { verdict: { kind: 'rebuilt', message: expected.message }, conversions };
+    } else if (memory.script_shape) {
       // The script copied a memory that the converter skips: nothing valid to rebuild it from.
       const detail = `the original script copied memory ${memory.id}, which the converter skips (${expected.reason}: ${expected.detail})`;
       return { verdict: { kind: 'unrepairable', detail }, conversions };
     }
   }
 
+  const stored = storedValue();
   const problem = await validateEnvelope(stored);
   if (problem === null) {
     if (row.tool_owned) return { verdict: { kind: 'unchanged' }, conversions };
@@ -57,6 +68,13 @@ export async function classifyRow(row: StoredMessageRow, memory: MessageMemoryRo
   const stillInvalid = await validateEnvelope(repaired.message);
   if (stillInvalid !== null) return { verdict: { kind: 'unrepairable', detail: `${problem}; repaired value: ${stillInvalid}` }, conversions };
   return { verdict: { kind: 'repaired', message: repaired.message }, conversions };
+}
+
+/** What the original script wrote from a memory's content, in the shape the server matched. */
+function scriptValue(memoryId: string, content: unknown, shape: ScriptShape): unknown {
+  const fields = typeof content === 'object' && content !== null && !Array.isArray(content) ? (content as Record<string, unknown>) : {};
+  const parts = fields['parts'] ?? null;
+  return shape === 'array' ? parts : { id: memoryId, role: fields['role'] ?? null, parts };
 }
 
 function parseMemoryContent(text: string): unknown {

@@ -65,8 +65,6 @@ export interface StoredMessageRow {
   chat_id: string;
   session_id: string;
   role: string;
-  /** parts as jsonb text: parse it losslessly. */
-  parts: string;
   /** md5(parts::text): what the compare-and-set write checks. */
   digest: string;
   /** The ledger's digest for this message, when the tool wrote it before. */
@@ -102,8 +100,10 @@ export async function readMessagesInRange(
     ? `left join lateral (select l.digest from ${state}.target_ledger l where l.kind = 'message' and l.id = cm.id limit 1) l on true`
     : '';
   const ledgerDigest = tables.ledger ? 'l.digest' : 'null::text';
+  // CASE, not coalesce(l.digest = …): a strict operator's arguments are still computed when one is null,
+  // and the digest serialises the row again.
   const ledgerOwned = tables.ledger
-    ? `coalesce(l.digest = ${messageDigestSql('cm', 'p.parts_text')}, false)`
+    ? `case when l.digest is null then false else l.digest = ${messageDigestSql('cm', 'p.parts_text')} end`
     : 'false';
   const backupJoin = tables.backup
     ? `left join lateral (select true as owned from ${partsBackupTable(tables.stateSchema)} b
@@ -111,7 +111,7 @@ export async function readMessagesInRange(
     : '';
   const backupOwned = tables.backup ? 'bk.owned is not null' : 'false';
   const { rows } = await client.query<StoredMessageRow>(
-    `select cm.id, cm.chat_id, c.session_id, cm.role, p.parts_text as parts, p.digest,
+    `select cm.id, cm.chat_id, c.session_id, cm.role, p.digest,
             ${ledgerDigest} as ledger_digest, ${ledgerOwned} or ${backupOwned} as tool_owned
        from public.chat_messages cm
        cross join lateral (select t.parts_text, md5(t.parts_text) as digest
@@ -126,6 +126,20 @@ export async function readMessagesInRange(
   return rows;
 }
 
+/**
+ * The stored parts (jsonb text, to parse losslessly) of the given rows. Read separately, in the same
+ * snapshot, and only for the rows whose value is not already known from their memory (script_shape):
+ * on a target the original script filled, that is almost none, and the values never cross the wire.
+ */
+export async function readStoredParts(client: pg.ClientBase, messageIds: readonly string[]): Promise<Map<string, string>> {
+  if (messageIds.length === 0) return new Map();
+  const { rows } = await client.query<{ id: string; parts: string }>(
+    `select cm.id, cm.parts::text as parts from public.chat_messages cm where cm.id = any($1::text[])`,
+    [messageIds],
+  );
+  return new Map(rows.map((row) => [row.id, row.parts]));
+}
+
 export interface MessageMemoryRow {
   id: string;
   /** content as jsonb text: parse it losslessly. */
@@ -133,11 +147,14 @@ export interface MessageMemoryRow {
   updated_at: string;
   /**
    * The row holds exactly what the original script wrote from this memory: the bare content.parts
-   * array (its first shape), or {id, role, parts: content.parts} (after its in-place repair).
-   * Compared as jsonb by the server, so no value makes a round trip through JavaScript.
+   * array (its first shape, 'array'), or {id, role, parts: content.parts} (after its in-place repair,
+   * 'envelope'); null when it holds neither. Compared as jsonb by the server, so no value makes a round
+   * trip through JavaScript, and the row's value is then known from the memory without parsing it.
    */
-  script_written: boolean;
+  script_shape: ScriptShape | null;
 }
+
+export type ScriptShape = 'array' | 'envelope';
 
 /**
  * The memories whose id (as text) is one of the given message ids. Only ids of the uuid text form are
@@ -149,9 +166,12 @@ export async function readMemoriesOfMessages(client: pg.ClientBase, messageIds: 
   if (candidates.length === 0) return new Map();
   const { rows } = await client.query<MessageMemoryRow>(
     `select m.id::text as id, m.content::text as content, ${timestampTextSql('m.updated_at')} as updated_at,
-            coalesce(cm.parts = m.content->'parts', false)
-              or coalesce(cm.parts = jsonb_build_object('id', m.id::text, 'role', m.content->'role', 'parts', m.content->'parts'), false)
-              as script_written
+            case jsonb_typeof(cm.parts)
+              when 'array' then case when cm.parts = m.content->'parts' then 'array' end
+              when 'object' then case when cm.parts->'parts' = coalesce(m.content->'parts', 'null')
+                                       and cm.parts - 'parts' = jsonb_build_object('id', m.id::text, 'role', m.content->'role')
+                                      then 'envelope' end
+            end as script_shape
        from public.memories m
        join public.chat_messages cm on cm.id = m.id::text
       where m.id = any($1::uuid[])`,

@@ -90,6 +90,10 @@ describe('fix-parts on the target as the original script left it', () => {
     expect(chat.json?.classes).toMatchObject({ repaired: 3, unrepairable: 1, app: 1 });
     const shown = await cli(['fix-parts', '--dry-run', '--json', '--show-values', '--chat', scenario.orphanRoomId]);
     expect(await readFile(join(shown.json?.reportDir as string, 'rooms.jsonl'), 'utf8')).toContain('orphan text');
+    // A row the script wrote is known from its memory and not read, except to show its old value.
+    const shownScript = await cli(['fix-parts', '--dry-run', '--json', '--show-values', '--chat', scenario.scriptRoomId]);
+    const scriptLine = JSON.parse(await readFile(join(shownScript.json?.reportDir as string, 'rooms.jsonl'), 'utf8')) as { changed: { messageId: string; beforeValue: string }[] };
+    expect(scriptLine.changed.find((c) => c.messageId === scenario.bigIntegerId)?.beforeValue).toContain('98765432109876543210');
     const limited = await cli(['fix-parts', '--dry-run', '--json', '--limit', '4', '--batch-size', '3']);
     expect(limited.json?.messages.total).toBe(4);
     const future = await cli(['fix-parts', '--dry-run', '--json', '--since', '2999-01-01T00:00:00Z']);

@@ -33,7 +33,7 @@ export const fixPartsFlags = z
 export function registerFixParts(program: Command, setExitCode: (code: number) => void): void {
   addPacingOptions(addCommonOptions(program.command('fix-parts')))
     .description("repair chat_messages.parts the original script wrote (v4 parts, bare arrays), with backup and --undo")
-    .option('--batch-size <n>', 'chat_messages rows per batch (one read and one write transaction each)', '500')
+    .option('--batch-size <n>', 'chat_messages rows per batch (one read and one write transaction each)', '2000')
     .option('--concurrency <n>', 'batches in flight in this process', '2')
     .option('--room <id>', 'only this chat (repeatable; a migrated chat has its room id)', collect)
     .option('--chat <id>', 'alias of --room', collect)
