@@ -10,7 +10,7 @@ import {
   type StoredMessageRow,
 } from '../db/fix-parts-reads.ts';
 import { partsBackupDdl } from '../db/fix-parts-state.ts';
-import { applyPartsFixes, type PartsFix } from '../db/fix-parts-write.ts';
+import { applyPartsFixes, type AppliedFix, type PartsFix } from '../db/fix-parts-write.ts';
 import { stateSchemaDdl } from '../db/state-schema.ts';
 import { inTransaction } from '../db/transactions.ts';
 import { CONVERTER_VERSION } from '../migration/convert.ts';
@@ -82,11 +82,11 @@ export async function fixPartsRange(
   const fixes: PartsFix[] = [];
   for (const { row, verdict } of work) {
     if (verdict.kind === 'rebuilt' || verdict.kind === 'repaired') {
-      fixes.push({ id: row.id, digest: row.digest, message: verdict.message, roomId: looksLikeLegacyId(row.chat_id) ? row.chat_id : null });
+      fixes.push({ id: row.id, xmin: row.xmin, message: verdict.message, roomId: looksLikeLegacyId(row.chat_id) ? row.chat_id : null });
     }
   }
   await context.beforeWrite?.(rows);
-  const resultOf = (applied: Map<string, string>): BatchResult => ({
+  const resultOf = (applied: Map<string, AppliedFix>): BatchResult => ({
     chats: outcomesByChat(work, applied, context.showValues ? parts : null),
     conversions,
     rows: rows.length,
@@ -101,14 +101,14 @@ export async function fixPartsRange(
     if (context.stateSchemaMissing) await client.query(stateSchemaDdl(context.stateSchema));
     if (context.dryRun) await client.query(partsBackupDdl(context.stateSchema));
     const applied = await applyPartsFixes(client, { stateSchema: context.stateSchema, runId: context.runId, converterVersion: CONVERTER_VERSION }, fixes);
-    const result = resultOf(new Map(applied.map((a) => [a.id, a.newDigest])));
+    const result = resultOf(new Map(applied.map((a) => [a.id, a])));
     if (beforeCommit) await beforeCommit(client, result);
     return result;
   });
 }
 
 /** `shownParts`: the stored values to show (--show-values), else null. */
-function outcomesByChat(work: RowWork[], applied: Map<string, string>, shownParts: Map<string, string> | null): ChatOutcome[] {
+function outcomesByChat(work: RowWork[], applied: Map<string, AppliedFix>, shownParts: Map<string, string> | null): ChatOutcome[] {
   const chats = new Map<string, ChatOutcome>();
   for (const { row, verdict } of work) {
     let chat = chats.get(row.chat_id);
@@ -121,18 +121,18 @@ function outcomesByChat(work: RowWork[], applied: Map<string, string>, shownPart
   return [...chats.values()];
 }
 
-function outcomeOf(row: StoredMessageRow, verdict: Verdict, applied: Map<string, string>, shownParts: Map<string, string> | null): MessageOutcome {
+function outcomeOf(row: StoredMessageRow, verdict: Verdict, applied: Map<string, AppliedFix>, shownParts: Map<string, string> | null): MessageOutcome {
   switch (verdict.kind) {
     case 'rebuilt':
     case 'repaired': {
-      const after = applied.get(row.id);
-      if (after === undefined) {
+      const written = applied.get(row.id);
+      if (written === undefined) {
         return { id: row.id, class: 'concurrent', reason: 'concurrent_change', detail: 'the row changed after it was read; left as it is now (re-run to classify it again)' };
       }
       const values = shownParts
         ? { beforeValue: shownValue(shownParts.get(row.id) ?? ''), afterValue: shownValue(stringifyJson(verdict.message)) }
         : {};
-      return { id: row.id, class: verdict.kind, before: row.digest, after, ...values };
+      return { id: row.id, class: verdict.kind, before: written.oldDigest, after: written.newDigest, ...values };
     }
     case 'unchanged':
       return { id: row.id, class: 'unchanged' };

@@ -65,8 +65,8 @@ export interface StoredMessageRow {
   chat_id: string;
   session_id: string;
   role: string;
-  /** md5(parts::text): what the compare-and-set write checks. */
-  digest: string;
+  /** The row version read (xmin): the compare-and-set write applies only to this version. */
+  xmin: string;
   /** The ledger's digest for this message, when the tool wrote it before. */
   ledger_digest: string | null;
   /** The row still holds what the tool last wrote (ledger digest, or a fix-parts backup's new digest). */
@@ -100,22 +100,20 @@ export async function readMessagesInRange(
     ? `left join lateral (select l.digest from ${state}.target_ledger l where l.kind = 'message' and l.id = cm.id limit 1) l on true`
     : '';
   const ledgerDigest = tables.ledger ? 'l.digest' : 'null::text';
-  // CASE, not coalesce(l.digest = …): a strict operator's arguments are still computed when one is null,
-  // and the digest serialises the row again.
+  // Digests serialise parts, so they are taken only where there is something to compare them with:
+  // CASE, not coalesce(l.digest = …), since a strict operator's arguments are computed even when one is null.
   const ledgerOwned = tables.ledger
-    ? `case when l.digest is null then false else l.digest = ${messageDigestSql('cm', 'p.parts_text')} end`
+    ? `case when l.digest is null then false else l.digest = ${messageDigestSql('cm')} end`
     : 'false';
   const backupJoin = tables.backup
     ? `left join lateral (select true as owned from ${partsBackupTable(tables.stateSchema)} b
-                           where b.message_id = cm.id and b.restored_at is null and b.new_digest = p.digest limit 1) bk on true`
+                           where b.message_id = cm.id and b.restored_at is null and b.new_digest = md5(cm.parts::text) limit 1) bk on true`
     : '';
   const backupOwned = tables.backup ? 'bk.owned is not null' : 'false';
   const { rows } = await client.query<StoredMessageRow>(
-    `select cm.id, cm.chat_id, c.session_id, cm.role, p.digest,
+    `select cm.id, cm.chat_id, c.session_id, cm.role, cm.xmin::text as xmin,
             ${ledgerDigest} as ledger_digest, ${ledgerOwned} or ${backupOwned} as tool_owned
        from public.chat_messages cm
-       cross join lateral (select t.parts_text, md5(t.parts_text) as digest
-                             from (select cm.parts::text as parts_text offset 0) t) p
        join lateral (select c.session_id from public.chats c where c.id = cm.chat_id limit 1) c on true
        ${ledgerJoin}
        ${backupJoin}

@@ -5,11 +5,11 @@ import { messageDigestSql } from './digests.ts';
 import { partsBackupTable } from './fix-parts-state.ts';
 import { quoteIdent } from './sql-files.ts';
 
-/** One row fix-parts means to rewrite, with the digest of the value it classified. */
+/** One row fix-parts means to rewrite, with the version of it that was classified. */
 export interface PartsFix {
   id: string;
-  /** md5(parts::text) as read: the write applies only if the row still holds exactly that. */
-  digest: string;
+  /** xmin as read: the write applies only if the row is still that version. */
+  xmin: string;
   message: UIMessageEnvelope;
   /** The legacy room of the row's chat (its id, when it is one), for the target ledger; else null. */
   roomId: string | null;
@@ -17,6 +17,7 @@ export interface PartsFix {
 
 export interface AppliedFix {
   id: string;
+  /** md5(parts::text) before and after the write. */
   oldDigest: string;
   newDigest: string;
 }
@@ -33,9 +34,11 @@ export interface PartsWriteRun {
  * was read and was left alone.
  *
  * 1. The old values are copied into the backup table by the server (INSERT … SELECT … FOR UPDATE),
- *    only for rows whose md5(parts::text) still equals the digest read. FOR UPDATE locks them until
- *    commit; a concurrent writer committed meanwhile makes Postgres re-check the condition on the new
- *    version (and drop the row), so an app write is never overwritten.
+ *    only for rows still at the version read (xmin: any update makes a new version, even one that
+ *    writes the same value). FOR UPDATE locks them until commit; a concurrent writer committed meanwhile
+ *    makes Postgres re-check the condition on the new version (and drop the row), so an app write is
+ *    never overwritten. A version check rather than md5(parts::text): no row is serialised and hashed
+ *    to be compared, only the ones written, for the backup's digest.
  * 2. The locked rows get the new value (sent as text, cast to jsonb), the backup its new digest, and
  *    the target ledger the digest of the row as now stored (messageDigestSql), written by this run.
  */
@@ -45,25 +48,25 @@ export async function applyPartsFixes(client: pg.ClientBase, run: PartsWriteRun,
   const ledger = `${quoteIdent(run.stateSchema)}.target_ledger`;
   await client.query(
     `insert into ${backup} (run_id, message_id, chat_id, old_role, old_parts, old_xmin, old_digest)
-     select $1::uuid, cm.id, cm.chat_id, cm.role, cm.parts, cm.xmin::text, i.digest
+     select $1::uuid, cm.id, cm.chat_id, cm.role, cm.parts, cm.xmin::text, md5(cm.parts::text)
        from public.chat_messages cm
-       join unnest($2::text[], $3::text[]) as i(id, digest) on i.id = cm.id
-      where md5(cm.parts::text) = i.digest
+       join unnest($2::text[], $3::xid[]) as i(id, xmin) on i.id = cm.id
+      where cm.xmin = i.xmin
       order by cm.id
         for update of cm`,
-    [run.runId, fixes.map((f) => f.id), fixes.map((f) => f.digest)],
+    [run.runId, fixes.map((f) => f.id), fixes.map((f) => f.xmin)],
   );
-  const input = stringifyJson(fixes.map((f) => ({ id: f.id, digest: f.digest, role: f.message.role, parts: f.message, room_id: f.roomId })));
+  const input = stringifyJson(fixes.map((f) => ({ id: f.id, xmin: f.xmin, role: f.message.role, parts: f.message, room_id: f.roomId })));
   const { rows } = await client.query<{ id: string; old_digest: string; new_digest: string }>(
     `with input as (
-       select i.* from jsonb_to_recordset($1::jsonb) as i(id text, digest text, role text, parts jsonb, room_id uuid)
+       select i.* from jsonb_to_recordset($1::jsonb) as i(id text, xmin text, role text, parts jsonb, room_id uuid)
      ), updated as (
        update public.chat_messages cm
           set parts = i.parts, role = i.role
          from input i
          join ${backup} b on b.run_id = $2::uuid and b.message_id = i.id
-        where cm.id = i.id and md5(cm.parts::text) = i.digest
-       returning cm.id, cm.chat_id, cm.role, cm.created_at, cm.parts, i.room_id, i.digest as old_digest,
+        where cm.id = i.id and cm.xmin = i.xmin::xid
+       returning cm.id, cm.chat_id, cm.role, cm.created_at, cm.parts, i.room_id, b.old_digest,
                  md5(cm.parts::text) as new_digest
      ), marked as (
        update ${backup} b set new_digest = u.new_digest

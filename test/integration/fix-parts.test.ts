@@ -165,6 +165,12 @@ describe('fix-parts on the target as the original script left it', () => {
     const bigInteger = changed.find((c) => c.messageId === scenario.bigIntegerId);
     expect(bigInteger?.before).toMatch(/^[0-9a-f]{32}$/);
     expect(bigInteger?.after).not.toBe(bigInteger?.before);
+    const { rows: digests } = await setup.pool.query<{ old_digest: string; recomputed: string; current: string }>(
+      `select b.old_digest, md5(b.old_parts::text) as recomputed, md5(cm.parts::text) as current
+         from recoup_migrate.parts_backup b join chat_messages cm on cm.id = b.message_id where b.message_id = $1`,
+      [scenario.bigIntegerId],
+    );
+    expect(digests[0]).toEqual({ old_digest: bigInteger?.before, recomputed: bigInteger?.before, current: bigInteger?.after });
     expect(byChat.get(scenario.orphanRoomId)?.status).toBe('unrepairable');
     expect(byChat.get(scenario.appChatId)?.status).toBe('fixed');
     // No message content without --show-values.
@@ -264,15 +270,15 @@ describe('compare-and-set', () => {
     expect(backups).toHaveLength(0);
   });
 
-  it('applyPartsFixes writes only rows whose md5(parts::text) still equals the digest read', async () => {
+  it('applyPartsFixes writes only rows still at the version read (xmin), even when a write kept the same value', async () => {
     await ensureStateSchema(setup.pool, 'recoup_migrate');
     await ensurePartsBackupTable(setup.pool, 'recoup_migrate');
     const id = scenario.appValidId;
-    const { rows } = await setup.pool.query<{ digest: string }>(`select md5(parts::text) as digest from chat_messages where id = $1`, [id]);
-    const stale = rows[0]?.digest as string;
+    const { rows } = await setup.pool.query<{ xmin: string }>(`select xmin::text as xmin from chat_messages where id = $1`, [id]);
+    const stale = rows[0]?.xmin as string;
     const other = new pg.Client({ connectionString: setup.db.url });
     await other.connect();
-    await other.query(`update chat_messages set parts = jsonb_set(parts, '{parts,0,text}', '"changed concurrently"') where id = $1`, [id]);
+    await other.query(`update chat_messages set parts = parts where id = $1`, [id]);
     const { rows: now } = await other.query<{ parts: string }>(`select parts::text as parts from chat_messages where id = $1`, [id]);
     await other.end();
     const client = await setup.pool.connect();
@@ -280,7 +286,7 @@ describe('compare-and-set', () => {
       const applied = await applyPartsFixes(
         client,
         { stateSchema: 'recoup_migrate', runId: crypto.randomUUID(), converterVersion: 1 },
-        [{ id, digest: stale, message: { id, role: 'user', parts: [{ type: 'text', text: 'stale write' }] }, roomId: null }],
+        [{ id, xmin: stale, message: { id, role: 'user', parts: [{ type: 'text', text: 'stale write' }] }, roomId: null }],
       );
       expect(applied).toEqual([]);
     } finally {
