@@ -22,7 +22,7 @@ const SYNTHETIC_ROOMS = 23_252;
 const SYNTHETIC_ARTIST_SHARE = 17_985 / 23_252;
 const SYNTHETIC_ACCOUNTS = 1_000;
 // The tool's CLI defaults, so the bench measures what operators run.
-const BATCH_SIZE = 500;
+const BATCH_SIZE = 1000;
 // Alternating tool/baseline rounds; each side's best counts.
 const ROUNDS = 3;
 const CONCURRENCY = 2;

@@ -22,12 +22,12 @@ export function addCommonOptions(command: Command): Command {
     .option('--lock-timeout <ms>', 'SET LOCAL lock_timeout per transaction', '10000');
 }
 
-/** Flags of every command that walks rooms. */
-export function addWalkOptions(command: Command, roomFlag = '--room <uuid>'): Command {
+/** Flags of every command that walks rooms. `batchSize`: the default, measured per command (docs/benchmarks.md). */
+export function addWalkOptions(command: Command, batchSize = '500'): Command {
   return command
-    .option('--batch-size <n>', 'rooms per batch (one transaction each)', '500')
+    .option('--batch-size <n>', 'rooms per batch (one transaction each)', batchSize)
     .option('--concurrency <n>', 'batches in flight in this process', '2')
-    .option(roomFlag, 'only this room (repeatable)', collect)
+    .option('--room <uuid>', 'only this room (repeatable)', collect)
     .option('--since <time>', 'only rooms with any legacy change since this ISO time')
     .option('--limit <n>', 'at most this many rooms');
 }

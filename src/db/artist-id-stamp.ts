@@ -63,13 +63,14 @@ export async function stampSessions(client: pg.ClientBase, inputs: readonly Stam
          from candidate c
         where s.id = any($2::text[]) and s.id = c.session_id and c.artist_exists and s.artist_id is null
        returning s.id, s.account_id, s.title, s.artist_id
-     ), unstamped as (
-       select u.id, u.account_id, u.title, null::uuid as artist_id from updated u
      ), ledger as (
+       -- The digest before the stamp is the one without an artist (artist_id was NULL). Taken from the
+       -- same row rather than a self-join of 'updated', which the planner ran as a nested loop (a batch
+       -- of n sessions cost n² digests).
        update ${ledger} l set digest = ${sessionDigestSql('u', true)}, written_at = now()
-         from updated u join unstamped old on old.id = u.id
+         from updated u
         where l.kind = 'session' and l.id = any($2::text[]) and l.id = u.id
-          and l.digest = ${sessionDigestSql('old', true)}`
+          and l.digest = ${sessionDigestSql('u', false)}`
     : 'select null::text as id where false';
   const { rows } = await client.query<{
     room_id: string;

@@ -29,7 +29,9 @@ export const stampArtistIdFlags = z
   .strict();
 
 export function registerStampArtistId(program: Command, setExitCode: (code: number) => void): void {
-  addWalkOptions(addCommonOptions(program.command('stamp-artist-id')))
+  // 1,000 rooms a batch: its statement costs its own size, and fewer batches cost fewer round trips
+  // (500 was 1.9–2.1× the hand-written UPDATE, 1,000 1.1–1.6×); a batch still locks its sessions for ms.
+  addWalkOptions(addCommonOptions(program.command('stamp-artist-id')), '1000')
     .description('ensure sessions.artist_id (column, FK, index) and fill it from rooms.artist_id, without reordering chat lists')
     .option('--dry-run', 'execute no DDL and write nothing: list the DDL (summary.ddl) and count with read-only queries')
     .option('--skip-schema', 'leave the schema alone (the column is managed elsewhere); only fill values')
