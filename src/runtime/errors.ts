@@ -38,5 +38,30 @@ export function describeRunError(error: unknown): string {
       "(Supabase session mode: the pooler's Pool Size in the database settings)."
     );
   }
+  if (typeof code === 'string' && (TLS_REJECTED_CERTIFICATE.has(code) || code.startsWith('ERR_TLS_CERT'))) {
+    return (
+      `${message}. The server's certificate was not accepted: --ssl-ca must be the CA that signed it ` +
+      "(Supabase: the root certificate from the project's database settings), and the URL's host must be a " +
+      'name the certificate lists. --insecure-tls skips this check, and lets a man in the middle read the data.'
+    );
+  }
+  if (/server does not support SSL/i.test(message)) {
+    return (
+      `${message}. This endpoint has TLS off: connect to one that has it on, or, on a trusted network, ` +
+      'drop --ssl-ca / --insecure-tls / sslmode (and pass --allow-plaintext for a remote host).'
+    );
+  }
   return message;
 }
+
+// Node's codes for a server certificate that failed verification (the host name check is ERR_TLS_CERT_ALTNAME_INVALID).
+const TLS_REJECTED_CERTIFICATE = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+]);
