@@ -156,6 +156,10 @@ export async function runBatches<B>(config: BatchRunnerConfig, handlers: BatchHa
       }, LEASE_HEARTBEAT_MS)
     : null;
   heartbeat?.unref();
+  // A worker told to wait (every remaining batch is held) looks again after WAIT_FOR_OTHERS_MS, or as
+  // soon as a worker of this process finishes a batch or stops: otherwise the run's end would wait out
+  // the rest of that pause after the last batch, for nothing.
+  const localProgress = new LocalProgress();
 
   const worker = async (): Promise<void> => {
     let size = config.batchSize;
@@ -190,8 +194,9 @@ export async function runBatches<B>(config: BatchRunnerConfig, handlers: BatchHa
         const claim = await claimBatch(config.pool, config.stateSchema, config.runId, config.keyset, size);
         if ('done' in claim) return;
         if ('wait' in claim) {
+          const progressed = localProgress.next();
           await expireDeadLocalWorkers(config.pool, config.stateSchema, config.runId);
-          await sleep(WAIT_FOR_OTHERS_MS);
+          await sleepUntil(WAIT_FOR_OTHERS_MS, progressed);
           continue;
         }
         batch = claim.batch;
@@ -200,6 +205,7 @@ export async function runBatches<B>(config: BatchRunnerConfig, handlers: BatchHa
 
       const started = Date.now();
       const result = await runOne(config, handlers, range, batch);
+      localProgress.signal();
       if (result === null) continue;
       const duration = Date.now() - started;
       durationEstimate = durationEstimate === 0 ? duration : DURATION_EWMA_WEIGHT * duration + (1 - DURATION_EWMA_WEIGHT) * durationEstimate;
@@ -215,9 +221,11 @@ export async function runBatches<B>(config: BatchRunnerConfig, handlers: BatchHa
     // A failing worker stops the others from taking new batches; the ones in flight still finish.
     await Promise.all(
       Array.from({ length: config.concurrency }, () =>
-        worker().catch((error: unknown) => {
-          failure ??= { error };
-        }),
+        worker()
+          .catch((error: unknown) => {
+            failure ??= { error };
+          })
+          .finally(() => localProgress.signal()),
       ),
     );
   } finally {
@@ -300,4 +308,29 @@ export function adaptSize(size: number, durationMs: number, targetMs: number): n
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits `ms`, or less if `early` settles first (the timer is then cleared). */
+async function sleepUntil(ms: number, early: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), early]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Something happened in this process that a waiting worker should look at: `next()` settles at the next `signal()`. */
+class LocalProgress {
+  #waiters: (() => void)[] = [];
+
+  next(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  signal(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
 }
