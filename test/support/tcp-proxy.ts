@@ -22,9 +22,7 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const port = await listenOnLocalPort(server);
   return {
     port,
     cutAll() {
@@ -36,4 +34,11 @@ export async function startProxy(targetHost: string, targetPort: number): Promis
         server.close(() => resolve());
       }),
   };
+}
+
+/** Starts `server` on a free port of 127.0.0.1 and returns the port. */
+export async function listenOnLocalPort(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : 0;
 }

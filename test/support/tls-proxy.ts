@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { TLSSocket } from 'node:tls';
+import { listenOnLocalPort } from './tcp-proxy.ts';
 
 /** Whether the openssl command is there to make the test certificates. */
 export function hasOpenssl(): boolean {
@@ -96,10 +97,8 @@ export async function startTlsProxy(targetHost: string, targetPort: number, iden
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
   return {
-    port: typeof address === 'object' && address ? address.port : 0,
+    port: await listenOnLocalPort(server),
     stats,
     close: () =>
       new Promise<void>((resolve) => {
@@ -115,10 +114,8 @@ export async function startServerWithoutTls(): Promise<{ port: number; close(): 
     client.on('error', () => {});
     client.once('data', () => client.end('N'));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
   return {
-    port: typeof address === 'object' && address ? address.port : 0,
+    port: await listenOnLocalPort(server),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
