@@ -191,12 +191,12 @@ export async function runBatches<B>(config: BatchRunnerConfig, handlers: BatchHa
         if (next.done) return;
         range = next.value;
       } else {
+        const seen = localProgress.generation;
         const claim = await claimBatch(config.pool, config.stateSchema, config.runId, config.keyset, size);
         if ('done' in claim) return;
         if ('wait' in claim) {
-          const progressed = localProgress.next();
           await expireDeadLocalWorkers(config.pool, config.stateSchema, config.runId);
-          await sleepUntil(WAIT_FOR_OTHERS_MS, progressed);
+          await localProgress.waitForSignal(seen, WAIT_FOR_OTHERS_MS);
           continue;
         }
         batch = claim.batch;
@@ -310,27 +310,39 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Waits `ms`, or less if `early` settles first (the timer is then cleared). */
-async function sleepUntil(ms: number, early: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), early]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Something happened in this process that a waiting worker should look at: `next()` settles at the next `signal()`. */
+/**
+ * Batches ending (or workers stopping) in this process, for the workers waiting on them. A worker reads
+ * `generation` before it asks for a batch, so a signal that comes while it asks is not missed.
+ */
 class LocalProgress {
-  #waiters: (() => void)[] = [];
+  #generation = 0;
+  #waiters = new Set<() => void>();
 
-  next(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  get generation(): number {
+    return this.#generation;
   }
 
   signal(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
+    this.#generation += 1;
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
     for (const wake of waiters) wake();
+  }
+
+  /** Waits up to `ms` for a signal after generation `since`; at once if there has been one. */
+  async waitForSignal(since: number, ms: number): Promise<void> {
+    if (this.#generation !== since) return;
+    let timer: NodeJS.Timeout | undefined;
+    let wake: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        this.#waiters.add(resolve);
+        timer = setTimeout(resolve, ms);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (wake) this.#waiters.delete(wake);
+    }
   }
 }

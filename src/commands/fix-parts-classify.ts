@@ -74,7 +74,7 @@ export async function classifyRow(row: StoredMessageRow, memory: MessageMemoryRo
 function scriptValue(memoryId: string, content: unknown, shape: ScriptShape): unknown {
   const fields = typeof content === 'object' && content !== null && !Array.isArray(content) ? (content as Record<string, unknown>) : {};
   const parts = fields['parts'] ?? null;
-  return shape === 'array' ? parts : { id: memoryId, role: fields['role'] ?? null, parts };
+  return shape === 'bare' ? parts : { id: memoryId, role: fields['role'] ?? null, parts };
 }
 
 function parseMemoryContent(text: string): unknown {

@@ -144,15 +144,18 @@ export interface MessageMemoryRow {
   content: string;
   updated_at: string;
   /**
-   * The row holds exactly what the original script wrote from this memory: the bare content.parts
-   * array (its first shape, 'array'), or {id, role, parts: content.parts} (after its in-place repair,
+   * The row holds exactly what the original script wrote from this memory: a bare copy of content.parts
+   * (its first shape, 'bare'), or {id, role, parts: content.parts} (after its in-place repair,
    * 'envelope'); null when it holds neither. Compared as jsonb by the server, so no value makes a round
    * trip through JavaScript, and the row's value is then known from the memory without parsing it.
+   * jsonb compares numbers by value, so the memory's spelling of them stands in for the row's. The two
+   * parse differently only for a number of more than 15 digits written two ways (1.50…01 and 1.5…010),
+   * which a copy made through JavaScript cannot produce without changing its value.
    */
   script_shape: ScriptShape | null;
 }
 
-export type ScriptShape = 'array' | 'envelope';
+export type ScriptShape = 'bare' | 'envelope';
 
 /**
  * The memories whose id (as text) is one of the given message ids. Only ids of the uuid text form are
@@ -164,11 +167,11 @@ export async function readMemoriesOfMessages(client: pg.ClientBase, messageIds: 
   if (candidates.length === 0) return new Map();
   const { rows } = await client.query<MessageMemoryRow>(
     `select m.id::text as id, m.content::text as content, ${timestampTextSql('m.updated_at')} as updated_at,
-            case jsonb_typeof(cm.parts)
-              when 'array' then case when cm.parts = m.content->'parts' then 'array' end
-              when 'object' then case when cm.parts->'parts' = coalesce(m.content->'parts', 'null')
-                                       and cm.parts - 'parts' = jsonb_build_object('id', m.id::text, 'role', m.content->'role')
-                                      then 'envelope' end
+            case
+              when cm.parts = m.content->'parts' then 'bare'
+              when jsonb_typeof(cm.parts) = 'object'
+                   and cm.parts->'parts' = coalesce(m.content->'parts', 'null')
+                   and cm.parts - 'parts' = jsonb_build_object('id', m.id::text, 'role', m.content->'role') then 'envelope'
             end as script_shape
        from public.memories m
        join public.chat_messages cm on cm.id = m.id::text
