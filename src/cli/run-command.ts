@@ -5,7 +5,7 @@ import { createPool, resolveConnection } from '../db/connection.ts';
 import { defaultReportDir } from '../report/report-writer.ts';
 import { summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { describeFlagErrors, type CommonFlags } from '../runtime/config.ts';
-import { describeRunError, PreconditionError, scrubSecrets } from '../runtime/errors.ts';
+import { describeRunError, errorMessage, PreconditionError, scrubSecrets } from '../runtime/errors.ts';
 import { createLogger } from '../runtime/logger.ts';
 
 // Pool clients beyond the batch workers: the planner's keyset reads, lease heartbeats, run records.
@@ -70,7 +70,8 @@ export async function runCommand<S extends z.ZodType<CommonFlags & { concurrency
     }
   } catch (error) {
     const code: ExitCode = error instanceof PreconditionError ? 2 : 3;
-    const message = scrubSecrets(describeRunError(error), secrets);
+    // A PreconditionError's message already says what to do (the connection check describes its cause).
+    const message = scrubSecrets(error instanceof PreconditionError ? errorMessage(error) : describeRunError(error), secrets);
     return finish(failureSummary(command, runId, startedAt, code, message), flags.json);
   } finally {
     process.off('SIGINT', onSignal);

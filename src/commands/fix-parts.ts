@@ -23,7 +23,6 @@ export interface FixPartsOptions extends WalkSettings {
   beforeWrite?: (rows: readonly StoredMessageRow[]) => Promise<void>;
 }
 
-
 /** A batch's counters as stored with it in the state schema, for run-wide totals. */
 interface FixPartsBatchStats {
   classes: ClassCounts;

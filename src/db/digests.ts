@@ -15,7 +15,6 @@ export function chatDigestSql(alias: string): string {
   return `md5(row(${alias}.session_id, ${alias}.title)::text)`;
 }
 
-/** `partsText`: an expression already holding `${alias}.parts::text`, so it is not serialised twice. */
-export function messageDigestSql(alias: string, partsText = `${alias}.parts::text`): string {
-  return `md5(row(${alias}.chat_id, ${alias}.role, extract(epoch from ${alias}.created_at), ${partsText})::text)`;
+export function messageDigestSql(alias: string): string {
+  return `md5(row(${alias}.chat_id, ${alias}.role, extract(epoch from ${alias}.created_at), ${alias}.parts::text)::text)`;
 }
