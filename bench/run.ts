@@ -72,7 +72,7 @@ async function seeded(server: BenchServer, rooms: number, messagesPerRoom: numbe
   const result = await seedDatabase(
     pool,
     { rooms, seed: BENCH_SEED, messagesPerRoom, dropArtistFk: false, concurrency: 2 },
-    { logger: createLogger('warn'), progress: createProgress('seed', false) },
+    { logger: createLogger('warn'), progress: createProgress('seed', false, 'rooms') },
   );
   return { url: database.url, pool, rooms, memories: result.memories, drop: async () => { await pool.end(); await database.drop(); } };
 }
@@ -88,8 +88,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const server = await openBenchServer();
   const reports = await mkdtemp(join(tmpdir(), 'recoup-bench-'));
   const databases: SeededDatabase[] = [];
-  const tool = async (command: string, db: SeededDatabase) => {
-    const run = await runBinary([command, '--json', '--no-progress', '--log-level', 'warn', '--database-url', db.url, '--report-dir', join(reports, `${command}-${Date.now()}`)]);
+  // Every run of the tool goes through here, so a failed one stops the bench instead of reading as fast.
+  const tool = async (command: string, db: SeededDatabase, ...flags: string[]) => {
+    const run = await runBinary([command, '--json', '--no-progress', '--log-level', 'warn', ...flags, '--database-url', db.url,
+      '--report-dir', join(reports, `${command}-${Date.now()}-${Math.random()}`)]);
     if (run.code === 3 || run.code === 2) throw new Error(`${command} failed (exit ${run.code}): ${String(run.summary.error)}`);
     return run;
   };
@@ -102,9 +104,6 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       fixParts: [] as number[], noThrottle: [] as number[],
     };
     let scriptRows = 0;
-    const backfillWith = (db: SeededDatabase, ...flags: string[]) =>
-      runBinary(['backfill', '--json', '--no-progress', '--log-level', 'warn', ...flags, '--database-url', db.url,
-        '--report-dir', join(reports, `backfill-${Date.now()}-${Math.random()}`)]);
     for (let round = 1; round <= options.repetitions; round++) {
       log(`Round ${round}/${options.repetitions}: backfill, re-run, reconcile, in-database baseline, original pattern`);
       await resetTarget(small.pool);
@@ -122,7 +121,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       await resetTarget(small.pool);
       times.original.push(await timed(() => originalScriptPattern(small.url)));
       await resetTarget(small.pool);
-      times.noThrottle.push((await backfillWith(small, '--no-throttle')).seconds);
+      times.noThrottle.push((await tool('backfill', small, '--no-throttle')).seconds);
     }
     const rate = (seconds: number[]) => small.memories / Math.min(...seconds);
     const backfillRate = rate(times.backfill);
@@ -169,7 +168,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       log(`stamp-artist-id vs its hand-written UPDATE at ${large.rooms} rooms…`);
       rows.push(await stampArtistIdRow(large.url));
     }
-    rows.push(...(await largeDatabaseRows(large, rss, { backfillWith, tool, log })));
+    rows.push(...(await largeDatabaseRows(large, rss, { tool, log })));
     const peak = Math.max(...rss.map((r) => r.peakRssMb ?? 0));
     rows.push({ name: 'peak RSS of any command, any size', tool: peak, baseline: null, unit: 'MB', ratio: null, goal: '< 256 MB', met: peak < 256 });
     const machine = describeMachine(await serverVersion(small.pool));
@@ -200,8 +199,7 @@ async function largeDatabaseRows(
   large: SeededDatabase,
   rss: RssRow[],
   run: {
-    backfillWith: (db: SeededDatabase, ...flags: string[]) => Promise<{ seconds: number; summary: Record<string, any> }>;
-    tool: (command: string, db: SeededDatabase) => Promise<{ seconds: number }>;
+    tool: (command: string, db: SeededDatabase, ...flags: string[]) => Promise<{ seconds: number; summary: Record<string, any> }>;
     log: (line: string) => void;
   },
 ): Promise<BenchRow[]> {
@@ -220,19 +218,19 @@ async function largeDatabaseRows(
   }
   // Two processes on one run (each one batch at a time) against one process doing the same alone.
   await resetTarget(large.pool);
-  const one = await timed(() => run.backfillWith(large, '--concurrency', '1'));
+  const one = await timed(() => run.tool('backfill', large, '--concurrency', '1'));
   await resetTarget(large.pool);
-  const two = await timed(() => Promise.all([run.backfillWith(large, '--concurrency', '1'), run.backfillWith(large, '--concurrency', '1')]));
+  const two = await timed(() => Promise.all([run.tool('backfill', large, '--concurrency', '1'), run.tool('backfill', large, '--concurrency', '1')]));
   rows.push(ratioRow(`two worker processes vs one, --concurrency 1 each, ${at} (messages/s)`, rate(two), rate(one), '', null));
 
   await resetTarget(large.pool);
-  const adaptive = await run.backfillWith(large, '--concurrency', '1', '--batch-size', String(ADAPTIVE_FIRST_ROOMS), '--target-batch-ms', String(ADAPTIVE_TARGET_MS));
+  const adaptive = await run.tool('backfill', large, '--concurrency', '1', '--batch-size', String(ADAPTIVE_FIRST_ROOMS), '--target-batch-ms', String(ADAPTIVE_TARGET_MS));
   const { rows: batches } = await large.pool.query<{ rooms: number; duration_ms: number }>(
     `select rooms, duration_ms from recoup_migrate.batches where run_id = $1 and status = 'done' order by batch_no`,
     [adaptive.summary.runId],
   );
   if (backfillSeconds !== undefined) {
-    const rerun = await run.backfillWith(large);
+    const rerun = await run.tool('backfill', large);
     rows.push({ name: `re-run on the unchanged, migrated database vs first run, ${at} (time)`, tool: rerun.seconds, baseline: backfillSeconds, unit: 's',
       ratio: rerun.seconds / backfillSeconds, goal: '≤ 0.1×', met: rerun.seconds / backfillSeconds <= 0.1 });
   }

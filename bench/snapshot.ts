@@ -69,7 +69,7 @@ export async function seedLikeTheBench(url: string, rooms: number = BENCH_ROOMS)
     await seedDatabase(
       pool,
       { rooms, seed: BENCH_SEED, messagesPerRoom: BENCH_MESSAGES_PER_ROOM, dropArtistFk: false, concurrency: 2 },
-      { logger: createLogger('warn'), progress: createProgress('seed', false) },
+      { logger: createLogger('warn'), progress: createProgress('seed', false, 'rooms') },
     );
     await inDatabaseBaseline(pool);
     await pool.query('vacuum analyze');

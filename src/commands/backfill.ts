@@ -46,7 +46,7 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
   const { runId, joined, reportDir, createStateSchemaInTransaction, shape } = run;
   const report = await ReportWriter.open(reportDir);
   const tally = new BackfillTally();
-  const progress = createProgress(options.dryRun ? 'backfill (dry run)' : 'backfill', context.progress);
+  const progress = createProgress(options.dryRun ? 'backfill (dry run)' : 'backfill', context.progress, 'rooms');
   const batchContext: BackfillBatchContext = {
     pool,
     stateSchema,

@@ -63,7 +63,7 @@ export async function demo(
       seeded = await seedDatabase(
         pool,
         { rooms: options.rooms, seed: options.seed, messagesPerRoom: DEMO_MESSAGES_PER_ROOM, dropArtistFk: true, concurrency: DEMO_CONCURRENCY },
-        { logger, progress: createProgress('seed', options.progress) },
+        { logger, progress: createProgress('seed', options.progress, 'rooms') },
       );
       const context = (command: string): CommandContext =>
         commandContext(command, { pool, connection, logger, reportDir, stopSignal, progress: options.progress });

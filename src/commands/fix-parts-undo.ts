@@ -53,7 +53,7 @@ export async function undoFixParts(options: FixPartsUndoOptions, context: Comman
     const chats = new Map<string, UndoChatLine>();
     const counts = { restored: 0, kept: 0, gone: 0, alreadyRestored: 0 };
     const reasons: ReasonCounts = {};
-    const progress = createProgress(options.dryRun ? 'fix-parts --undo (dry run)' : 'fix-parts --undo', context.progress);
+    const progress = createProgress(options.dryRun ? 'fix-parts --undo (dry run)' : 'fix-parts --undo', context.progress, 'messages');
     const { rows: backedUp } = await pool.query<{ count: number }>(
       `select count(*)::int as count from ${partsBackupTable(stateSchema)} where run_id = $1`,
       [options.runId],

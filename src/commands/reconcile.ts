@@ -103,7 +103,7 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
   };
   const report = await ReportWriter.open(run.reportDir);
   const tally = new ReconcileTally();
-  const progress = createProgress('reconcile', context.progress);
+  const progress = createProgress('reconcile', context.progress, 'rooms');
   const judge = new BaselineJudge(baseline);
   const keyset = roomKeyset(options.scope);
 

@@ -10,7 +10,7 @@ export async function seed(options: SeedOptions, context: CommandContext): Promi
   const started = Date.now();
   const result = await seedDatabase(context.pool, options, {
     logger: context.logger,
-    progress: createProgress('seed', context.progress),
+    progress: createProgress('seed', context.progress, 'rooms'),
   });
   return {
     ...summaryHead('seed', context, { dryRun: false, complete: true, exitCode: 0 }),

@@ -75,7 +75,7 @@ async function stampWithLease(options: StampArtistIdOptions, context: CommandCon
 
   const report = await ReportWriter.open(context.reportDir);
   const tally = new StampTally();
-  const progress = createProgress(options.dryRun ? 'stamp-artist-id (dry run)' : 'stamp-artist-id', context.progress);
+  const progress = createProgress(options.dryRun ? 'stamp-artist-id (dry run)' : 'stamp-artist-id', context.progress, 'rooms');
   const batchContext: StampBatchContext = {
     pool,
     stateSchema,

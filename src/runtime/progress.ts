@@ -14,7 +14,8 @@ const SILENT: Progress = { start() {}, increment() {}, pause() {}, stop() {} };
  * A progress bar with rate and ETA on stderr, only on a TTY and unless --no-progress: a bar in a CI
  * log is noise, and stdout belongs to --json.
  */
-export function createProgress(label: string, enabled: boolean, unit = 'rooms'): Progress {
+/** `unit`: what the run counts (rooms, messages), as the bar and its rate show it. */
+export function createProgress(label: string, enabled: boolean, unit: 'rooms' | 'messages'): Progress {
   if (!enabled || process.stderr.isTTY !== true) return SILENT;
   const bar = new cliProgress.SingleBar(
     {
