@@ -1,6 +1,6 @@
 import { countReason, type ReasonCounts } from '../migration/reasons.ts';
 import type { BackfillRoomResult } from '../report/room-result.ts';
-import { emptyMessageCounters, emptyRoomCounters, type MessageCounters, type RoomCounters } from '../report/summary.ts';
+import { addCounters, emptyMessageCounters, emptyRoomCounters, type MessageCounters, type RoomCounters } from '../report/summary.ts';
 
 export interface BackfillBudgets {
   maxSkippedRatio?: number | undefined;
@@ -68,9 +68,9 @@ export class BackfillTally {
 
   /** Adds another tally's counters (a batch's stored stats) to this one. */
   merge(other: BackfillStats): void {
-    addCounters(this.stats.rooms as unknown as Record<string, number>, other.rooms as unknown as Record<string, number>);
-    addCounters(this.stats.messages as unknown as Record<string, number>, other.messages as unknown as Record<string, number>);
-    addCounters(this.stats.reasons as Record<string, number>, other.reasons as Record<string, number>);
+    addCounters(this.stats.rooms, other.rooms);
+    addCounters(this.stats.messages, other.messages);
+    addCounters(this.stats.reasons, other.reasons);
     this.stats.memoriesOfMigratedRooms += other.memoriesOfMigratedRooms;
     this.stats.skippedOfMigratedRooms += other.skippedOfMigratedRooms;
   }
@@ -95,8 +95,4 @@ export class BackfillTally {
     }
     return problems;
   }
-}
-
-function addCounters(into: Record<string, number>, from: Record<string, number>): void {
-  for (const [key, value] of Object.entries(from)) into[key] = (into[key] ?? 0) + value;
 }

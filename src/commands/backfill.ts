@@ -1,6 +1,6 @@
 import { inspectDatabase } from '../db/preflight.ts';
 import { recordRunEndOrWarn } from '../db/runs.ts';
-import { countRoomsInScope, type RoomScope } from '../db/source-reads.ts';
+import type { RoomScope } from '../db/source-reads.ts';
 import type { DatabaseShape } from '../db/preflight.ts';
 import { analyzeLedgers, stateSchemaExists } from '../db/state-schema.ts';
 import { roomKeyset } from '../db/keysets.ts';
@@ -62,11 +62,12 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
   let runError: unknown = null;
   let stopReason: StopReason | null = null;
   try {
-    const total = await countRoomsInScope(pool, options.scope);
+    const keyset = roomKeyset(options.scope);
+    const total = await keyset.count(pool);
     logger.info({ rooms: total, database: context.connection.display, dryRun: options.dryRun, runId }, 'Backfill starting');
     progress.start(total);
     stopReason = await runBatches<BackfillRoomResult[]>(
-      runnerConfig(context, { runId, keyset: roomKeyset(options.scope), shared: !options.dryRun, total }, options, progress),
+      runnerConfig(context, { runId, keyset, shared: !options.dryRun, total }, options, progress),
       {
         run: (range, beforeCommit) => backfillRange(batchContext, range, undefined, beforeCommit),
         isolate: (range) => isolateFailingRooms(batchContext, range, context.connection.secrets),

@@ -48,7 +48,10 @@ export interface SharedRun {
 
 export interface SharedRunIdentity {
   command: string;
-  /** What the run walks: processes join only a run of the same command, scope and converter version. */
+  /**
+   * What the run walks: processes join only a run of the same command, scope and converter version.
+   * Lists in it (rooms, chats) are compared as sets: `--room b --room a` joins `--room a --room b`.
+   */
   scope: object;
   options: object;
 }
@@ -70,7 +73,7 @@ export async function withSharedRun<T extends { complete: boolean; error?: strin
     command: identity.command,
     runId: context.runId,
     chooseRun: async (client) => {
-      const chosen = await joinOrStartRun(client, stateSchema, context.runId, { ...identity, converterVersion: CONVERTER_VERSION });
+      const chosen = await joinOrStartRun(client, stateSchema, context.runId, { ...identity, scope: asSets(identity.scope), converterVersion: CONVERTER_VERSION });
       joined = chosen.joined;
       return chosen.runId;
     },
@@ -87,4 +90,9 @@ export async function withSharedRun<T extends { complete: boolean; error?: strin
   // Only once this worker's lease is gone can it tell whether any live worker still holds the run.
   if (!result.complete && result.error === undefined) await markRunIncompleteIfAbandoned(pool, stateSchema, lease.runId).catch(() => {});
   return result;
+}
+
+/** The scope with every list sorted and without repeats, so that the order flags were given in does not matter. */
+function asSets(scope: object): object {
+  return Object.fromEntries(Object.entries(scope).map(([key, value]) => [key, Array.isArray(value) ? [...new Set(value)].sort() : value]));
 }

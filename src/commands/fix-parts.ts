@@ -7,7 +7,7 @@ import { analyzeLedgers, stateSchemaExists } from '../db/state-schema.ts';
 import { finishedBatchStats } from '../db/work-queue.ts';
 import { countReason, type ReasonCode, type ReasonCounts } from '../migration/reasons.ts';
 import { ReportWriter } from '../report/report-writer.ts';
-import { errorField, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
+import { addCounters, errorField, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { createProgress } from '../runtime/progress.ts';
 import { runBatches, runnerConfig, type StopReason, type WalkSettings } from './batch-runner.ts';
 import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
@@ -45,8 +45,7 @@ export async function fixParts(options: FixPartsOptions, context: CommandContext
   }
   const identity = {
     command: 'fix-parts',
-    // Normalised, so that workers naming the same chats in another order join one run.
-    scope: { chats: options.scope.chats ? [...new Set(options.scope.chats)].sort() : undefined, since: options.scope.since, limit: options.scope.limit },
+    scope: { chats: options.scope.chats, since: options.scope.since, limit: options.scope.limit },
     options: { batchSize: options.batchSize, concurrency: options.concurrency },
   };
   return withSharedRun(context, identity, async (run) => {
@@ -149,7 +148,7 @@ function statsOf(result: BatchResult): FixPartsBatchStats {
 function totalsOf(batches: object[]): FixPartsTally {
   const totals = new FixPartsTally();
   for (const stats of batches as FixPartsBatchStats[]) {
-    for (const [name, count] of Object.entries(stats.classes) as [keyof ClassCounts, number][]) totals.classes[name] += count;
+    addCounters(totals.classes, stats.classes);
     for (const [code, count] of Object.entries(stats.reasons) as [ReasonCode, number][]) countReason(totals.reasons, code, count);
     totals.converted += stats.converted;
   }

@@ -11,7 +11,7 @@ import { finishedBatchStats } from '../db/work-queue.ts';
 import { countReason, type ReasonCode, type ReasonCounts } from '../migration/reasons.ts';
 import { Baseline, type BaselineCounts } from '../report/baseline.ts';
 import { ReportWriter } from '../report/report-writer.ts';
-import { errorField, summaryHead, type ExitCode, type MessageCounters, type RoomCounters, type RunSummary } from '../report/summary.ts';
+import { addCounters, errorField, summaryHead, type ExitCode, type MessageCounters, type RoomCounters, type RunSummary } from '../report/summary.ts';
 import { createProgress } from '../runtime/progress.ts';
 import { runBatches, runnerConfig, type StopReason, type WalkSettings } from './batch-runner.ts';
 import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
@@ -65,11 +65,10 @@ export async function reconcile(options: ReconcileOptions, context: CommandConte
   }
   const identity = {
     command: 'reconcile',
-    // Normalised, so that workers naming the same rooms in another order join one run.
     // The baseline is part of what a run judges by: a worker with one and a worker without must not share
     // a run, or the baseline's exit decision would cover rooms the other judged by their raw drift.
     scope: {
-      rooms: options.scope.rooms ? [...new Set(options.scope.rooms)].sort() : undefined,
+      rooms: options.scope.rooms,
       since: options.scope.since,
       limit: options.scope.limit,
       sample: options.sample,
@@ -239,12 +238,6 @@ function totalsOf(batches: object[]): ReconcileBatchStats {
     if (stats.baseline) totals.baseline = addCounters(totals.baseline ?? { known: 0, new: 0, fixed: 0 }, stats.baseline);
   }
   return totals;
-}
-
-function addCounters<T extends object>(into: T, from: T): T {
-  const target = into as Record<string, number>;
-  for (const [name, count] of Object.entries(from as Record<string, number>)) target[name] = (target[name] ?? 0) + count;
-  return into;
 }
 
 function withoutNotWalked(counts: BaselineCounts): Omit<BaselineCounts, 'notWalked'> {

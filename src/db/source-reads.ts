@@ -36,16 +36,6 @@ export function scopeFilter(scope: RoomScope, firstParam: number): { sql: string
   return { sql: clauses.length > 0 ? clauses.join(' and ') : 'true', params };
 }
 
-export async function countRoomsInScope(db: pg.Pool, scope: RoomScope): Promise<number> {
-  const filter = scopeFilter(scope, 1);
-  const { rows } = await db.query<{ count: string }>(
-    `select count(*) as count from public.rooms r where ${filter.sql}`,
-    filter.params,
-  );
-  const count = Number(rows[0]?.count ?? 0);
-  return scope.limit !== undefined ? Math.min(count, scope.limit) : count;
-}
-
 /** A legacy room as backfill and reconcile read it: the facts mapRoom needs, and its memory count. */
 export interface LegacyRoomRow {
   id: string;

@@ -147,10 +147,13 @@ function canonicalValue(value: unknown): string | undefined {
  * numbers compared by their text, undefined object values absent and undefined array items null.
  */
 export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return a !== undefined || b !== undefined;
+  if (a === b) return a !== undefined;
   const aIsContainer = isContainer(a);
   if (aIsContainer !== isContainer(b)) return false;
-  if (!aIsContainer) return canonicalValue(a) === canonicalValue(b) && canonicalValue(a) !== undefined;
+  if (!aIsContainer) {
+    const value = canonicalValue(a);
+    return value !== undefined && value === canonicalValue(b);
+  }
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
     for (let i = 0; i < a.length; i++) {

@@ -77,3 +77,10 @@ export function summaryHead(
 export function errorField(runError: unknown, secrets: readonly string[]): { error?: string } {
   return runError !== null ? { error: scrubSecrets(describeRunError(runError), secrets) } : {};
 }
+
+/** Adds `from`'s counts into `into`, key by key (a key `into` lacks starts at 0); returns `into`. */
+export function addCounters<T extends object>(into: T, from: T): T {
+  const target = into as Record<string, number>;
+  for (const [name, count] of Object.entries(from as Record<string, number>)) target[name] = (target[name] ?? 0) + count;
+  return into;
+}

@@ -87,6 +87,15 @@ describe('several workers on one run', () => {
     await dropSlowDown(env);
     expect(await targetDigest(env.pool)).toEqual(reference);
   });
+
+  it('records the scope with its room list as a set, so workers naming the rooms in another order join one run', async () => {
+    const { rows } = await env.pool.query<{ id: string }>(`select id::text from rooms order by id desc limit 3`);
+    const [c, b, a] = rows.map((r) => r.id) as [string, string, string];
+    const run = await runCli(['backfill', '--json', '--room', c, '--room', a, '--room', b, '--room', a], { databaseUrl: env.db.url });
+    expect(run.code, run.stderr).toBe(0);
+    const { rows: runs } = await env.pool.query<{ scope: { rooms: string[] } }>(`select scope from recoup_migrate.runs where run_id = $1`, [run.json?.runId]);
+    expect(runs[0]?.scope.rooms).toEqual([a, b, c]);
+  });
 });
 
 describe('faults', () => {

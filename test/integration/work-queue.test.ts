@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import { backfillRange } from '../../src/commands/backfill-batch.ts';
@@ -88,12 +89,15 @@ describe('work queue: a lease renewal during a REPEATABLE READ batch', () => {
     expect(batches[0]!.n).toBe(1); // no halves were added for a batch that is not ours
   });
 
-  it('a failing worker does not fail a run that another live worker still holds', async () => {
+  it('a failing worker does not fail a run that another live worker still holds; its own lease does not count', async () => {
     const runId = randomUUID();
     await recordRunStart(pool, STATE, { runId, command: 'backfill', scope: {}, options: {}, converterVersion: 1 });
+    // The failing worker still holds its own lease when it records the end: that one must not keep the run alive.
     await pool.query(
-      `insert into ${STATE}.leases (name, run_id, command, holder, expires_at) values ('other-worker', $1, 'backfill', 'elsewhere:1', now() + interval '30 seconds')`,
-      [runId],
+      `insert into ${STATE}.leases (name, run_id, command, holder, expires_at)
+       values ('this-worker', $1, 'backfill', $2, now() + interval '30 seconds'),
+              ('other-worker', $1, 'backfill', 'elsewhere:1', now() + interval '30 seconds')`,
+      [runId, `${hostname()}:${process.pid}`],
     );
     const statusOf = async () => (await pool.query<{ status: string }>(`select status from ${STATE}.runs where run_id = $1`, [runId])).rows[0]!.status;
     await recordRunEnd(pool, STATE, runId, 'failed', { failed: true });
