@@ -297,7 +297,7 @@ async function recover<B>(
 }
 
 /** Marks a batch done in a transaction of its own: for batches that have nothing to commit with it. */
-async function markDoneAlone(pool: pg.Pool, mark: (client: pg.ClientBase) => Promise<void>): Promise<void> {
+export async function markDoneAlone(pool: pg.Pool, mark: (client: pg.ClientBase) => Promise<void>): Promise<void> {
   await inTransaction(pool, { isolation: 'read committed', ...BOOKKEEPING_TIMEOUTS }, mark);
 }
 

@@ -12,6 +12,7 @@ import {
 import { partsBackupDdl } from '../db/fix-parts-state.ts';
 import { applyPartsFixes, type AppliedFix, type PartsFix } from '../db/fix-parts-write.ts';
 import { stateSchemaDdl } from '../db/state-schema.ts';
+import { markDoneAlone } from './batch-runner.ts';
 import { inTransaction } from '../db/transactions.ts';
 import { CONVERTER_VERSION } from '../migration/convert.ts';
 import { stringifyJson } from '../migration/json.ts';
@@ -94,7 +95,7 @@ export async function fixPartsRange(
   const write = { isolation: 'read committed', statementTimeoutMs: context.statementTimeoutMs, lockTimeoutMs: context.lockTimeoutMs } as const;
   if (fixes.length === 0) {
     const result = resultOf(new Map());
-    if (beforeCommit) await inTransaction(context.pool, write, (client) => beforeCommit(client, result));
+    if (beforeCommit) await markDoneAlone(context.pool, (client) => beforeCommit(client, result));
     return result;
   }
   return await inTransaction(context.pool, { ...write, rollback: context.dryRun }, async (client) => {

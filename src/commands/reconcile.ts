@@ -6,14 +6,13 @@ import { inspectDatabase, type DatabaseShape } from '../db/preflight.ts';
 import { recordRunEndOrWarn } from '../db/runs.ts';
 import type { RoomScope } from '../db/source-reads.ts';
 import { stateSchemaExists } from '../db/state-schema.ts';
-import { inTransaction } from '../db/transactions.ts';
 import { finishedBatchStats } from '../db/work-queue.ts';
 import { countReason, type ReasonCode, type ReasonCounts } from '../migration/reasons.ts';
 import { Baseline, type BaselineCounts } from '../report/baseline.ts';
 import { ReportWriter } from '../report/report-writer.ts';
 import { addCounters, errorField, summaryHead, type ExitCode, type MessageCounters, type RoomCounters, type RunSummary } from '../report/summary.ts';
 import { createProgress } from '../runtime/progress.ts';
-import { runBatches, runnerConfig, type StopReason, type WalkSettings } from './batch-runner.ts';
+import { markDoneAlone, runBatches, runnerConfig, type StopReason, type WalkSettings } from './batch-runner.ts';
 import { withSharedRun, type CommandContext, type SharedRun } from './context.ts';
 import { reconcileRange, type BatchOutcome, type ReconcileBatchContext } from './reconcile-batch.ts';
 import type { RoomVerdict } from './reconcile-line.ts';
@@ -119,11 +118,7 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
           const outcome = await reconcileRange(batchContext, range);
           for (const verdict of outcome.verdicts) judge.judge(verdict);
           // The audit itself is read-only; a shared run marks the batch done in a write transaction of its own.
-          if (beforeCommit) {
-            await inTransaction(pool, { isolation: 'read committed', statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs }, (client) =>
-              beforeCommit(client, outcome),
-            );
-          }
+          if (beforeCommit) await markDoneAlone(pool, (client) => beforeCommit(client, outcome));
           return outcome;
         },
         keys: (outcome) => outcome.walked,

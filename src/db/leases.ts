@@ -4,6 +4,11 @@ import { PreconditionError } from '../runtime/errors.ts';
 import { quoteIdent } from './sql-files.ts';
 import { BOOKKEEPING_TIMEOUTS, inTransaction } from './transactions.ts';
 
+/** How this process names itself in leases and batch claims: host and pid (see isDeadLocalHolder). */
+export function workerName(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
 // A lease expires unless renewed: a process killed with -9 blocks others for at most this long.
 export const LEASE_TTL_SECONDS = 30;
 // Renewed well within the TTL, so a slow event loop tick doesn't lose it.
@@ -64,7 +69,7 @@ export async function acquireLease(
 ): Promise<HeldLease> {
   const lease = { command: request.command, runId: request.runId };
   const table = `${quoteIdent(schema)}.leases`;
-  const holder = `${hostname()}:${process.pid}`;
+  const holder = workerName();
   const excluded = EXCLUDES[lease.command] ?? [lease.command];
   await inTransaction(pool, { isolation: 'read committed', ...BOOKKEEPING_TIMEOUTS }, async (client) => {
     // Serialise lease takers for this check-then-insert; transaction-scoped, so pooler-safe.

@@ -1,8 +1,8 @@
-import { hostname } from 'node:os';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { errorMessage } from '../runtime/errors.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { workerName } from './leases.ts';
 import { execute, sqlBuilder } from './query-builder.ts';
 
 export const TOOL_VERSION = '0.1.0';
@@ -51,7 +51,7 @@ export async function recordRunEnd(
             .select(sql`1`.as('one'))
             .where('leases.run_id', '=', runId)
             .where('leases.expires_at', '>', sql<Date>`now()`)
-            .where('leases.holder', '<>', `${hostname()}:${process.pid}`),
+            .where('leases.holder', '<>', workerName()),
         ),
       ),
     );

@@ -1,7 +1,6 @@
-import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { Keyset, KeyRange } from './keysets.ts';
-import { isDeadLocalHolder, LEASE_TTL_SECONDS } from './leases.ts';
+import { isDeadLocalHolder, LEASE_TTL_SECONDS, workerName } from './leases.ts';
 import { quoteIdent } from './sql-files.ts';
 import { recordRunStart } from './runs.ts';
 import { applyStateDdl, stateSchemaDdl } from './state-schema.ts';
@@ -27,9 +26,6 @@ export class LeaseLostError extends Error {
   override readonly name = 'LeaseLostError';
 }
 
-export function workerName(): string {
-  return `${hostname()}:${process.pid}`;
-}
 
 export interface RunIdentity {
   command: string;
