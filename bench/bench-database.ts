@@ -36,7 +36,7 @@ export async function openBenchServer(): Promise<BenchServer> {
   if (fromEnv) {
     serverUrl = fromEnv;
   } else {
-    const { startEmbeddedPostgres } = await import('../src/db/embedded.ts');
+    const { startEmbeddedPostgres } = await import('../src/engine/embedded.ts');
     const embedded = await startEmbeddedPostgres();
     serverUrl = embedded.url;
     stop = () => embedded.stop();

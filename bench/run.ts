@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { seedDatabase } from '../src/commands/seed-database.ts';
-import { createLogger } from '../src/runtime/logger.ts';
-import { createProgress } from '../src/runtime/progress.ts';
+import { seedDatabase } from '../src/commands/seed/database.ts';
+import { createLogger } from '../src/engine/logger.ts';
+import { createProgress } from '../src/engine/progress.ts';
 import { openBenchServer, resetTarget, serverVersion, type BenchServer } from './bench-database.ts';
 import { inDatabaseBaseline, originalScriptPattern } from './baselines.ts';
 import { runBinary } from './child-run.ts';
@@ -56,7 +56,7 @@ export const DEFAULT_BENCH_OPTIONS: BenchOptions = {
 
 const BENCH_SEED = 42;
 const DOC = new URL('../docs/benchmarks.md', import.meta.url);
-const cliExists = (command: string) => existsSync(new URL(`../src/cli/commands/${command}.ts`, import.meta.url));
+const cliExists = (command: string) => existsSync(new URL(`../src/commands/${command}/cli.ts`, import.meta.url));
 
 interface SeededDatabase {
   url: string;

@@ -10,12 +10,12 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { stampArtistId } from '../src/commands/stamp-artist-id.ts';
-import { ensureArtistIdSchema } from '../src/commands/stamp-artist-id-schema.ts';
-import { applySchema } from '../src/commands/schema.ts';
-import { createPool, resolveConnection, type ResolvedConnection } from '../src/db/connection.ts';
+import { stampArtistId } from '../src/commands/stamp-artist-id/stamp-artist-id.ts';
+import { ensureArtistIdSchema } from '../src/commands/stamp-artist-id/schema.ts';
+import { applySchema } from '../src/commands/schema/schema.ts';
+import { createPool, resolveConnection, type ResolvedConnection } from '../src/engine/connection.ts';
 import { SESSION_ID_NAMESPACE, sessionIdForRoom } from '../src/migration/session-id.ts';
-import { createLogger, type Logger } from '../src/runtime/logger.ts';
+import { createLogger, type Logger } from '../src/engine/logger.ts';
 
 // Synthetic data when the database is empty: production's size (23,252 sessions, 17,985 with an artist).
 const SYNTHETIC_ROOMS = 23_252;

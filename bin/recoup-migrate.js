@@ -38,6 +38,6 @@ if (bundleIsFresh()) {
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  ({ main } = await import('../src/cli/main.ts'));
+  ({ main } = await import('../src/main.ts'));
 }
 process.exitCode = await main(process.argv);

@@ -14,7 +14,7 @@ try {
 
 try {
   await esbuild.build({
-    entryPoints: [fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))],
+    entryPoints: [fileURLToPath(new URL('../src/main.ts', import.meta.url))],
     outfile: fileURLToPath(new URL('../dist/cli.mjs', import.meta.url)),
     bundle: true,
     platform: 'node',

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
-import { DEFAULT_STATE_SCHEMA } from '../db/state-schema.ts';
-import type { RoomScope } from '../db/source-reads.ts';
-import type { ThrottleLimits } from '../db/throttle.ts';
+import { DEFAULT_STATE_SCHEMA } from '../engine/state-schema.ts';
+import type { RoomScope } from '../engine/source-reads.ts';
+import type { ThrottleLimits } from '../engine/throttle.ts';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import type { CommandContext } from '../commands/context.ts';
-import { createPool, resolveConnection } from '../db/connection.ts';
+import type { CommandContext } from '../engine/context.ts';
+import { createPool, resolveConnection } from '../engine/connection.ts';
 import { defaultReportDir } from '../report/report-writer.ts';
 import { summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
-import { describeFlagErrors, type CommonFlags } from '../runtime/config.ts';
-import { describeRunError, errorMessage, PreconditionError, scrubSecrets } from '../runtime/errors.ts';
-import { createLogger } from '../runtime/logger.ts';
+import { describeFlagErrors, type CommonFlags } from '../engine/config.ts';
+import { describeRunError, errorMessage, PreconditionError, scrubSecrets } from '../engine/errors.ts';
+import { createLogger } from '../engine/logger.ts';
 
 // Pool clients beyond the batch workers: the planner's keyset reads, lease heartbeats, run records.
 const EXTRA_POOL_CLIENTS = 2;

@@ -1,6 +1,17 @@
-import type { LegacyRoomRow } from '../db/source-reads.ts';
 import type { RoomSkipReason } from './reasons.ts';
 import { sessionIdForRoom } from './session-id.ts';
+
+/** A legacy room as backfill and reconcile read it: the facts mapRoom needs, and its memory count. */
+export interface LegacyRoomRow {
+  id: string;
+  account_id: string | null;
+  topic: string | null;
+  updated_at: string;
+  artist_id: string | null;
+  account_exists: boolean;
+  artist_exists: boolean;
+  memory_count: number;
+}
 
 export const UNTITLED = 'Untitled';
 

@@ -1,5 +1,5 @@
 import type { ReasonCounts } from '../migration/reasons.ts';
-import { describeRunError, scrubSecrets } from '../runtime/errors.ts';
+import { describeRunError, scrubSecrets } from '../engine/errors.ts';
 
 export type ExitCode = 0 | 1 | 2 | 3;
 

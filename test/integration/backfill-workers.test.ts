@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stateSchemaDdl } from '../../src/db/state-schema.ts';
+import { stateSchemaDdl } from '../../src/engine/state-schema.ts';
 import { BIN, runCli } from '../support/cli.ts';
 import { createMigrationDatabase, seedDeterministicRooms, targetDigest } from '../support/legacy-data.ts';
 import { startProxy } from '../support/tcp-proxy.ts';

@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommandContext } from '../../src/commands/context.ts';
-import { dropLegacy, type DropLegacyOptions } from '../../src/commands/drop-legacy.ts';
-import { createPool, resolveConnection } from '../../src/db/connection.ts';
+import type { CommandContext } from '../../src/engine/context.ts';
+import { dropLegacy, type DropLegacyOptions } from '../../src/commands/drop-legacy/drop-legacy.ts';
+import { createPool, resolveConnection } from '../../src/engine/connection.ts';
 import type { RunSummary } from '../../src/report/summary.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/engine/logger.ts';
 import { runCli } from '../support/cli.ts';
 import { createMigrationDatabase, tableRows, writeAndFlush } from '../support/legacy-data.ts';
 

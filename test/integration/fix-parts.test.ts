@@ -5,19 +5,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixParts } from '../../src/commands/fix-parts.ts';
-import { resolveConnection } from '../../src/db/connection.ts';
-import { ensurePartsBackupTable } from '../../src/db/fix-parts-state.ts';
-import { applyPartsFixes } from '../../src/db/fix-parts-write.ts';
-import { ensureStateSchema } from '../../src/db/state-schema.ts';
+import { fixParts } from '../../src/commands/fix-parts/fix-parts.ts';
+import { resolveConnection } from '../../src/engine/connection.ts';
+import { ensurePartsBackupTable } from '../../src/commands/fix-parts/state.ts';
+import { applyPartsFixes } from '../../src/commands/fix-parts/write.ts';
+import { ensureStateSchema } from '../../src/engine/state-schema.ts';
 import { convertMemory, repairStoredParts, validateEnvelope } from '../../src/migration/convert.ts';
 import { canonicalJson, parseJson } from '../../src/migration/json.ts';
 import { sessionIdForRoom } from '../../src/migration/session-id.ts';
-import { createLogger } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/engine/logger.ts';
 import { runCli } from '../support/cli.ts';
 import { createMigrationDatabase, insertAccount, insertMemory, insertRoom } from '../support/legacy-data.ts';
 
-const RECONCILE_MODULE = fileURLToPath(new URL('../../src/commands/reconcile.ts', import.meta.url));
+const RECONCILE_MODULE = fileURLToPath(new URL('../../src/commands/reconcile/reconcile.ts', import.meta.url));
 const BIG_INTEGER = '12345678901234567890123';
 
 let setup: Awaited<ReturnType<typeof createMigrationDatabase>>;

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isSampled } from '../../src/commands/reconcile-expected.ts';
+import { isSampled } from '../../src/commands/reconcile/expected.ts';
 import { sessionIdForRoom } from '../../src/migration/session-id.ts';
 import { runCli, type CliResult } from '../support/cli.ts';
 import { loadMessageFixtures } from '../support/fixtures.ts';

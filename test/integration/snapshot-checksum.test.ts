@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applySnapshotSettings, tableChecksum, type TableChecksum } from '../../src/db/snapshot-checksum.ts';
+import { applySnapshotSettings, tableChecksum, type TableChecksum } from '../../src/commands/drop-legacy/snapshot/checksum.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 let db: TestDatabase;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { applySchema } from '../../src/commands/schema.ts';
+import { applySchema } from '../../src/commands/schema/schema.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
 /** A fresh database with the legacy and target schema, and a pool on it. */

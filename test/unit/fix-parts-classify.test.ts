@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyRow } from '../../src/commands/fix-parts-classify.ts';
-import type { MessageMemoryRow, ScriptShape, StoredMessageRow } from '../../src/db/fix-parts-reads.ts';
+import { classifyRow } from '../../src/commands/fix-parts/classify.ts';
+import type { MessageMemoryRow, ScriptShape, StoredMessageRow } from '../../src/commands/fix-parts/reads.ts';
 import { stringifyJson } from '../../src/migration/json.ts';
 
 const ID = '0b1f7a52-3c1e-4d8a-9f60-2a4b6c8d0e12';

@@ -1,0 +1,125 @@
+import type pg from 'pg';
+import type { DatabaseShape } from '../../engine/preflight.ts';
+import { compareMessages, compareRooms, countAddedMessages, type ExpectedRoomRow, type MessageProblem, type RoomComparison } from './compare.ts';
+import { readReconcileRooms } from './reads.ts';
+import { forEachMemoryPage, MEMORY_PAGE_SIZE, readTargetPresence, type RoomRange, type RoomScope } from '../../engine/source-reads.ts';
+import { inTransaction } from '../../engine/transactions.ts';
+import { stringifyJson } from '../../migration/json.ts';
+import type { ReasonCode } from '../../migration/reasons.ts';
+import { expectedRoomRow, expectMessages, expectRoom, isSampled, type RoomExpectation, type RoomMessages } from './expected.ts';
+import type { RoomVerdict } from './line.ts';
+import { judgeDeletedRoom, judgeMappedRoom, judgeSkippedRoom, targetState, type JudgeOptions } from './room.ts';
+
+export interface ReconcileBatchContext {
+  pool: pg.Pool;
+  shape: DatabaseShape;
+  scope: RoomScope;
+  sample: number | undefined;
+  /** The state schema when it exists (its ledgers refine the verdicts); null: compare without them. */
+  ledgerSchema: string | null;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  judge: JudgeOptions;
+}
+
+export interface BatchOutcome {
+  verdicts: RoomVerdict[];
+  /** Rooms of the range walked, sampled or not: what the progress bar counts. */
+  walked: number;
+}
+
+const NO_MESSAGES: RoomMessages = { expected: [], skipped: [], converted: 0 };
+
+/**
+ * Audits the rooms of one keyset range in one read-only REPEATABLE READ transaction: source and target
+ * are read from one snapshot, so a backfill running meanwhile cannot make a half-written room look
+ * like drift. Each comparison is one statement over the whole batch.
+ */
+export async function reconcileRange(context: ReconcileBatchContext, range: RoomRange): Promise<BatchOutcome> {
+  return await inTransaction(
+    context.pool,
+    { isolation: 'repeatable read', readOnly: true, statementTimeoutMs: context.statementTimeoutMs, lockTimeoutMs: context.lockTimeoutMs },
+    async (client) => {
+      const rows = await readReconcileRooms(client, range, context.scope, {
+        ledgerSchema: context.ledgerSchema,
+        roomsHaveArtistId: context.shape.roomsHasArtistId,
+      });
+      const rooms = rows.filter((row) => isSampled(row.id, context.sample)).map(expectRoom);
+      return { verdicts: await judgeRooms(client, context, rooms), walked: rows.length };
+    },
+  );
+}
+
+async function judgeRooms(client: pg.ClientBase, context: ReconcileBatchContext, rooms: RoomExpectation[]): Promise<RoomVerdict[]> {
+  const mapped: { room: RoomExpectation; expected: ExpectedRoomRow }[] = [];
+  const skipped: RoomExpectation[] = [];
+  for (const room of rooms) {
+    const expected = expectedRoomRow(room);
+    if (expected) mapped.push({ room, expected });
+    else skipped.push(room);
+  }
+  const presence = await readTargetPresence(client, skipped.map((room) => ({ roomId: room.row.id, sessionId: room.sessionId })));
+  const comparisons = new Map(
+    (
+      await compareRooms(client, mapped.map((m) => m.expected), {
+        withArtistId: context.shape.sessionsHasArtistId,
+        ledgerSchema: context.ledgerSchema,
+      })
+    ).map((c) => [c.room_id, c]),
+  );
+
+  const verdicts = new Map<string, RoomVerdict>();
+  for (const room of skipped) verdicts.set(room.row.id, judgeSkippedRoom(room, presence.get(room.row.id)));
+  const live: { room: RoomExpectation; comparison: RoomComparison }[] = [];
+  for (const { room } of mapped) {
+    const comparison = comparisons.get(room.row.id);
+    if (!comparison) throw new Error(`No comparison came back for room ${room.row.id}`);
+    if (targetState(room, comparison) === 'deleted') verdicts.set(room.row.id, judgeDeletedRoom(room, notesOf(room)));
+    else live.push({ room, comparison });
+  }
+
+  // Rooms whose chat is missing are not compared message by message: every message would be missing.
+  const withChat = new Set(live.filter((l) => l.comparison.chat_exists).map((l) => l.room.row.id));
+  const messages = new Map<string, RoomMessages>();
+  const problems: MessageProblem[] = [];
+  const expectedIds: string[] = [];
+  // Page by page, so a huge room never sits in memory whole; a page's parts are dropped once compared
+  // (kept only where they are to be shown).
+  await forEachMemoryPage(client, live.map((l) => l.room.row.id), MEMORY_PAGE_SIZE, async (page) => {
+    const pageMessages = await expectMessages(page);
+    const expectedRows = [...pageMessages].flatMap(([id, room]) => (withChat.has(id) ? room.expected : []));
+    const pageProblems = expectedRows.length > 0 ? await compareMessages(client, stringifyJson(expectedRows), {
+      ledgerSchema: context.ledgerSchema,
+      showValuesChars: context.judge.showValues ? context.judge.valueChars : null,
+    }) : [];
+    problems.push(...pageProblems);
+    for (const row of expectedRows) expectedIds.push(row.id);
+    const keepParts = new Set(context.judge.showValues ? pageProblems.map((p) => p.id) : []);
+    for (const [roomId, room] of pageMessages) {
+      for (const row of room.expected) if (!keepParts.has(row.id)) row.parts = null;
+      const merged = messages.get(roomId);
+      if (!merged) messages.set(roomId, room);
+      else {
+        merged.expected.push(...room.expected);
+        merged.skipped.push(...room.skipped);
+        merged.converted += room.converted;
+      }
+    }
+  });
+  const added = await countAddedMessages(client, [...withChat], expectedIds);
+  const problemsByRoom = new Map<string, MessageProblem[]>();
+  for (const problem of problems) {
+    const list = problemsByRoom.get(problem.room_id);
+    if (list) list.push(problem);
+    else problemsByRoom.set(problem.room_id, [problem]);
+  }
+  for (const { room, comparison } of live) {
+    const id = room.row.id;
+    verdicts.set(id, judgeMappedRoom(room, comparison, messages.get(id) ?? NO_MESSAGES, problemsByRoom.get(id) ?? [], added.get(id) ?? 0, context.judge));
+  }
+  return rooms.map((room) => verdicts.get(room.row.id) as RoomVerdict);
+}
+
+function notesOf(room: RoomExpectation): ReasonCode[] {
+  return room.mapping.ok && room.mapping.mapped.artistMissing ? ['artist_missing'] : [];
+}

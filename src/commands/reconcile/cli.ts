@@ -1,0 +1,61 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { reconcile } from './reconcile.ts';
+import { EXIT_CODES_HELP } from '../../report/summary.ts';
+import { connectionFlags, outputFlags, pacingFlags, walkFlags } from '../../engine/config.ts';
+import { addCommonOptions, addPacingOptions, addWalkOptions, pacingFrom, walkOptionsFrom } from '../../cli/options.ts';
+import { runCommand } from '../../cli/run-command.ts';
+
+export const reconcileFlags = z
+  .object({
+    ...connectionFlags,
+    ...outputFlags,
+    ...walkFlags,
+    ...pacingFlags,
+    shared: z.boolean().default(false),
+    sample: z.coerce.number().gt(0, 'must be more than 0').max(1).optional(),
+    baseline: z.string().min(1).optional(),
+  })
+  .strict();
+
+export function registerReconcile(program: Command, setExitCode: (code: number) => void): void {
+  addPacingOptions(addWalkOptions(addCommonOptions(program.command('reconcile'))))
+    .description('per-room audit of the target against the source; read-only; the CI gate (exit 1 on drift)')
+    .option('--sample <fraction>', 'audit only this fraction (0..1] of the rooms, chosen by a hash of the room id')
+    .option('--baseline <rooms.jsonl>', 'fail only on drift that this earlier run\'s rooms.jsonl does not list')
+    .option('--shared', "record a run and its batches in the state schema, so that several processes split the rooms")
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ recoup-migrate reconcile                                full audit before a promotion
+  $ recoup-migrate reconcile --sample 0.05                  quick random audit of ~5% of the rooms
+  $ recoup-migrate reconcile --since 2026-11-01T00:00:00Z   rooms changed since then
+  $ recoup-migrate reconcile --room 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed --show-values
+  $ recoup-migrate reconcile --baseline reports/reconcile-<runId>/rooms.jsonl   CI: fail on new drift only
+  $ recoup-migrate reconcile --shared                       on each of several machines: they split the rooms
+
+Reads only (read-only transactions); takes no lease and records no run. With --shared it writes to its
+own state schema (a run, its batches, a lease; never the production tables) so that several processes
+with the same scope split the rooms; each prints the whole run's totals (runTotals) and exits on them.
+Exit 1 means drift: see the report's rooms.jsonl (with --shared, each worker's own).
+
+${EXIT_CODES_HELP}`,
+    )
+    .action(async (flags: Record<string, unknown>) => {
+      setExitCode(
+        await runCommand('reconcile', reconcileFlags, flags, (f, context) =>
+          reconcile(
+            {
+              ...walkOptionsFrom(f),
+              sample: f.sample,
+              baseline: f.baseline,
+              shared: f.shared,
+              ...pacingFrom(f),
+            },
+            context,
+          ),
+        ),
+      );
+    });
+}

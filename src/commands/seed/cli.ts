@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { seed } from './seed.ts';
+import { EXIT_CODES_HELP } from '../../report/summary.ts';
+import { connectionFlags, outputFlags } from '../../engine/config.ts';
+import { addCommonOptions } from '../../cli/options.ts';
+import { runCommand } from '../../cli/run-command.ts';
+
+// Far beyond production (23k rooms) and any benchmark; a typo of an extra digit or two still fits.
+const MAX_ROOMS = 10_000_000;
+const MAX_AVERAGE_MESSAGES = 10_000;
+const MAX_CHUNKS_IN_FLIGHT = 16;
+
+const seedFlags = z
+  .object({
+    ...connectionFlags,
+    ...outputFlags,
+    rooms: z.coerce.number().int().min(1).max(MAX_ROOMS),
+    seed: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1),
+    messagesPerRoom: z.coerce.number().min(1).max(MAX_AVERAGE_MESSAGES).default(2),
+    dropArtistFk: z.boolean().default(false),
+    concurrency: z.coerce.number().int().min(1).max(MAX_CHUNKS_IN_FLIGHT).default(2),
+  })
+  .strict();
+
+export function registerSeed(program: Command, setExitCode: (code: number) => void): void {
+  addCommonOptions(program.command('seed'))
+    .description('fill a database with synthetic legacy data that looks like production (creates the schema if missing)')
+    .requiredOption('--rooms <n>', 'how many rooms (production: ~23k)')
+    .option('--seed <int>', 'the same seed gives the same rows, byte for byte', '1')
+    .option('--messages-per-room <average>', 'average memories per room (production: ~2); raise it for benchmarks', '2')
+    .option('--drop-artist-fk', "drop rooms.artist_id's foreign key (production may lack it) to seed rooms whose artist is gone")
+    .option('--concurrency <n>', 'chunks generated at once, one connection each', '2')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ createdb recoup_seed && recoup-migrate seed --rooms 23000 --database-url postgres://localhost/recoup_seed
+  $ recoup-migrate seed --rooms 20000 --messages-per-room 50 --seed 7    one million memories
+
+Refuses (exit 2) a database whose public.rooms already has rows. Never point it at production.
+
+${EXIT_CODES_HELP}`,
+    )
+    .action(async (flags: Record<string, unknown>) => {
+      setExitCode(await runCommand('seed', seedFlags, flags, (f, context) => seed(f, context)));
+    });
+}

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { PreconditionError } from './errors.ts';
+
+export interface ConnectionOptions {
+  /** --database-url, else DATABASE_URL, else the PG* variables (node-postgres reads those itself). */
+  databaseUrl?: string | undefined;
+  /** --ssl-ca: verify the server against this CA (Supabase's root certificate). */
+  sslCa?: string | undefined;
+  /** --insecure-tls: encrypt without verifying the server. Allows a man in the middle; logged loudly. */
+  insecureTls?: boolean | undefined;
+  /** --allow-plaintext: connect to a non-local host without TLS. */
+  allowPlaintext?: boolean | undefined;
+}
+
+export interface ResolvedConnection {
+  readonly config: pg.PoolConfig;
+  /** host:port/database, with no user or password: safe for logs and reports. */
+  readonly display: string;
+  readonly database: string;
+  /** Values that must never reach a log, report or error message. */
+  readonly secrets: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+// Supabase's pooler in transaction mode. It drops session state between transactions; see README.
+const TRANSACTION_POOLER_PORT = 6543;
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '']);
+
+/** Turns flags and environment into a node-postgres config, refusing unsafe or unsupported setups. */
+export function resolveConnection(
+  options: ConnectionOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedConnection {
+  const warnings: string[] = [];
+  const url = options.databaseUrl ?? env.DATABASE_URL;
+  let host = env.PGHOST ?? 'localhost';
+  let port = Number(env.PGPORT ?? 5432);
+  let database = env.PGDATABASE ?? env.PGUSER ?? env.USER ?? '';
+  let sslModeInUrl: string | null = null;
+  const secrets: string[] = [];
+  if (env.PGPASSWORD) secrets.push(env.PGPASSWORD);
+
+  let connectionString: string | undefined;
+  if (url) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new PreconditionError(
+        'The database URL is not a valid URL. Expected postgres://user:password@host:5432/database.',
+      );
+    }
+    if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+      throw new PreconditionError(`The database URL must start with postgres://, not ${parsed.protocol}//.`);
+    }
+    if (parsed.password) secrets.push(decodeURIComponent(parsed.password), parsed.password);
+    host = parsed.hostname;
+    port = parsed.port ? Number(parsed.port) : 5432;
+    database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || database;
+    sslModeInUrl = parsed.searchParams.get('sslmode');
+    if (options.sslCa && sslModeInUrl) {
+      // node-postgres lets an sslmode in the URL silently replace the ssl object built below.
+      parsed.searchParams.delete('sslmode');
+      parsed.searchParams.delete('uselibpqcompat');
+      warnings.push(`Ignoring sslmode=${sslModeInUrl} in the URL: --ssl-ca takes precedence (full verification).`);
+      sslModeInUrl = null;
+    }
+    connectionString = parsed.toString();
+  }
+
+  if (port === TRANSACTION_POOLER_PORT) {
+    throw new PreconditionError(
+      `Port ${TRANSACTION_POOLER_PORT} is Supabase's transaction-mode pooler, which does not keep session ` +
+        'settings between transactions. Connect directly (db.<ref>.supabase.co:5432) or through the ' +
+        'session pooler (aws-0-<region>.pooler.supabase.com:5432) instead.',
+    );
+  }
+
+  const config: pg.PoolConfig = { application_name: 'recoup-migrate' };
+  if (connectionString) config.connectionString = connectionString;
+
+  const local = LOCAL_HOSTS.has(host) || host.startsWith('/');
+  if (options.sslCa) {
+    let ca: string;
+    try {
+      ca = readFileSync(options.sslCa, 'utf8');
+    } catch (error) {
+      throw new PreconditionError(`Cannot read --ssl-ca ${options.sslCa}: ${(error as Error).message}`);
+    }
+    config.ssl = { ca, rejectUnauthorized: true };
+  } else if (options.insecureTls) {
+    if (sslModeInUrl) {
+      throw new PreconditionError('--insecure-tls cannot be combined with an sslmode in the URL; remove one.');
+    }
+    config.ssl = { rejectUnauthorized: false };
+    warnings.push(
+      'TLS server verification is OFF (--insecure-tls): the connection is encrypted but a man in the ' +
+        'middle could read it. Use --ssl-ca <Supabase root certificate> instead.',
+    );
+  } else if (!sslModeInUrl && !local && !options.allowPlaintext && env.PGSSLMODE === undefined) {
+    throw new PreconditionError(
+      `Refusing a plaintext connection to ${host}: chat history would cross the network unencrypted. ` +
+        'Pass --ssl-ca <root certificate> (recommended for Supabase), add sslmode to the URL, or ' +
+        '--allow-plaintext if this network is trusted.',
+    );
+  }
+
+  return { config, display: `${host}:${port}/${database}`, database, secrets, warnings };
+}
+
+/**
+ * One pool per run. Streaming reads and writes use separate clients from it, and every transaction
+ * sets its own timeouts with SET LOCAL (session-level SET would not survive a pooler).
+ */
+export function createPool(connection: ResolvedConnection, max: number): pg.Pool {
+  const pool = new pg.Pool({ ...connection.config, max, idleTimeoutMillis: 10_000 });
+  // An idle client that loses its connection emits 'error' on the pool; without a listener that would
+  // crash the process. The next query on the pool reports the problem instead.
+  pool.on('error', () => {});
+  // The same for a client that is checked out but between queries when its connection drops (a batch
+  // converting messages mid-transaction): its next query rejects instead, and the run handles that.
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
+}

@@ -1,0 +1,151 @@
+import pg from 'pg';
+import { errorMessage, PreconditionError } from './errors.ts';
+import { inTransaction } from './transactions.ts';
+
+/** Facts about the connected database that change what the tool does. */
+export interface DatabaseShape {
+  /** sessions.artist_id exists (added by stamp-artist-id). */
+  readonly sessionsHasArtistId: boolean;
+  /** rooms.artist_id exists. */
+  readonly roomsHasArtistId: boolean;
+  readonly serverVersion: string;
+  readonly currentUser: string;
+}
+
+// The preflight waits this long behind a conflicting lock before giving up with exit 2.
+const PREFLIGHT_LOCK_TIMEOUT_MS = 5_000;
+const PREFLIGHT_STATEMENT_TIMEOUT_MS = 30_000;
+const LOCK_NOT_AVAILABLE = '55P03';
+
+const RLS_TABLES = ['rooms', 'memories', 'sessions', 'chats', 'chat_messages'] as const;
+
+// The columns the tool reads or writes. Any other column must be nullable or have a default, or the
+// tool's INSERTs would fail on every row.
+const REQUIRED_COLUMNS: Record<string, readonly string[]> = {
+  accounts: ['id'],
+  rooms: ['id', 'account_id', 'topic', 'updated_at'],
+  memories: ['id', 'room_id', 'content', 'updated_at'],
+  sessions: ['id', 'account_id', 'title', 'status', 'created_at', 'updated_at'],
+  chats: ['id', 'session_id', 'title', 'created_at', 'updated_at'],
+  chat_messages: ['id', 'chat_id', 'role', 'parts', 'created_at'],
+};
+const WRITTEN_TABLES = new Set(['sessions', 'chats', 'chat_messages']);
+const WRITTEN_COLUMNS = new Set(['id', 'account_id', 'title', 'artist_id', 'created_at', 'updated_at', 'session_id', 'chat_id', 'role', 'parts']);
+
+interface ColumnRow {
+  table_name: string;
+  column_name: string;
+  is_nullable: 'YES' | 'NO';
+  column_default: string | null;
+  is_identity: 'YES' | 'NO';
+  is_generated: 'ALWAYS' | 'NEVER';
+}
+
+/**
+ * Checks what the contract requires before any work: the legacy and target tables are there and shaped
+ * as expected, and the role can see every row through RLS. Throws PreconditionError (exit 2) naming the
+ * problem and its fix.
+ */
+export async function inspectDatabase(db: pg.Pool | pg.ClientBase, needs: { target: boolean }): Promise<DatabaseShape> {
+  if (!(db instanceof pg.Pool)) return await inspectWith(db, needs);
+  // information_schema.columns takes ACCESS SHARE on each table; behind a session holding ACCESS
+  // EXCLUSIVE (a migration, a VACUUM FULL) it would wait forever. Wait briefly, then say who blocks.
+  try {
+    return await inTransaction(
+      db,
+      { isolation: 'read committed', readOnly: true, lockTimeoutMs: PREFLIGHT_LOCK_TIMEOUT_MS, statementTimeoutMs: PREFLIGHT_STATEMENT_TIMEOUT_MS },
+      (client) => inspectWith(client, needs),
+    );
+  } catch (error) {
+    if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+    throw new PreconditionError(
+      `Could not read the definition of the legacy and target tables within ${PREFLIGHT_LOCK_TIMEOUT_MS / 1000} s: ` +
+        `another session holds a conflicting lock on one of them (${errorMessage(error)}). Nothing was written. ` +
+        'Find it with: select pid, query from pg_stat_activity where pid in (select pid from pg_locks where not granted or mode = \'AccessExclusiveLock\'); then re-run.',
+    );
+  }
+}
+
+async function inspectWith(db: pg.ClientBase, needs: { target: boolean }): Promise<DatabaseShape> {
+  const tables = needs.target ? Object.keys(REQUIRED_COLUMNS) : ['accounts', 'rooms', 'memories'];
+  const { rows: columns } = await db.query<ColumnRow>(
+    `select table_name, column_name, is_nullable, column_default, is_identity, is_generated
+       from information_schema.columns
+      where table_schema = 'public' and table_name = any($1::text[])`,
+    [tables],
+  );
+  const byTable = new Map<string, ColumnRow[]>();
+  for (const column of columns) {
+    const list = byTable.get(column.table_name) ?? [];
+    list.push(column);
+    byTable.set(column.table_name, list);
+  }
+
+  const problems: string[] = [];
+  for (const table of tables) {
+    const present = byTable.get(table);
+    if (!present) {
+      problems.push(`table public.${table} does not exist (create it with \`recoup-migrate schema\` on a test database)`);
+      continue;
+    }
+    const names = new Set(present.map((c) => c.column_name));
+    for (const required of REQUIRED_COLUMNS[table] ?? []) {
+      if (!names.has(required)) problems.push(`public.${table}.${required} is missing`);
+    }
+    if (WRITTEN_TABLES.has(table)) {
+      for (const column of present) {
+        const fillable = column.is_nullable === 'YES' || column.column_default !== null || column.is_identity === 'YES' || column.is_generated === 'ALWAYS';
+        if (!fillable && !WRITTEN_COLUMNS.has(column.column_name)) {
+          problems.push(
+            `public.${table}.${column.column_name} is NOT NULL without a default, and recoup-migrate does not ` +
+              'know what to write there; this tool version does not support that target shape',
+          );
+        }
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new PreconditionError(`The database is not shaped as expected:\n  - ${problems.join('\n  - ')}`);
+  }
+
+  await assertVisibleThroughRls(db, needs.target ? RLS_TABLES : ['rooms', 'memories']);
+
+  const { rows: info } = await db.query<{ version: string; current_user: string }>(
+    `select current_setting('server_version') as version, current_user`,
+  );
+  return {
+    sessionsHasArtistId: byTable.get('sessions')?.some((c) => c.column_name === 'artist_id') ?? false,
+    roomsHasArtistId: byTable.get('rooms')?.some((c) => c.column_name === 'artist_id') ?? false,
+    serverVersion: info[0]?.version ?? 'unknown',
+    currentUser: info[0]?.current_user ?? 'unknown',
+  };
+}
+
+/**
+ * A role that neither owns an RLS-enabled table nor bypasses RLS sees no rows and no error, and every
+ * check would then come out "clean". Refuse instead.
+ */
+async function assertVisibleThroughRls(db: pg.ClientBase, tables: readonly string[]): Promise<void> {
+  const { rows } = await db.query<{ relname: string; hidden: boolean; role: string }>(
+    `select c.relname,
+            c.relrowsecurity
+              and not r.rolsuper
+              and not r.rolbypassrls
+              and (c.relowner <> r.oid or c.relforcerowsecurity) as hidden,
+            r.rolname as role
+       from pg_class c
+       join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'public'
+       cross join pg_roles r
+      where r.rolname = current_user and c.relname = any($1::text[]) and c.relkind in ('r', 'p')`,
+    [tables],
+  );
+  const hidden = rows.filter((row) => row.hidden);
+  if (hidden.length > 0) {
+    const role = hidden[0]?.role ?? 'this role';
+    throw new PreconditionError(
+      `Role ${role} cannot see through row-level security on ${hidden.map((r) => r.relname).join(', ')}: ` +
+        'it would read no rows and report everything clean. Connect as a role with BYPASSRLS (Supabase\'s ' +
+        `postgres role has it), or run: ALTER ROLE ${role} BYPASSRLS;`,
+    );
+  }
+}
