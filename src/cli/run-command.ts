@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { CommandContext } from '../engine/context.ts';
 import { createPool, resolveConnection } from '../engine/connection.ts';
 import { defaultReportDir } from '../report/report-writer.ts';
-import { summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
+import { canonicalSummary, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { describeFlagErrors, type CommonFlags } from '../engine/config.ts';
 import { describeRunError, errorMessage, PreconditionError, scrubSecrets } from '../engine/errors.ts';
 import { createLogger } from '../engine/logger.ts';
@@ -88,12 +88,11 @@ function failureSummary(command: string, runId: string, startedAt: Date, exitCod
   };
 }
 
-function finish(summary: RunSummary, json: boolean): ExitCode {
-  if (json) {
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
-  } else {
-    process.stdout.write(renderHuman(summary));
-  }
+/** The result to stdout (the summary, or its one JSON object); the error, if any, to stderr as well. */
+function finish(finished: RunSummary, json: boolean): ExitCode {
+  const summary = canonicalSummary(finished);
+  if (summary.error) process.stderr.write(`error: ${summary.error}\n`);
+  process.stdout.write(json ? `${JSON.stringify(summary)}\n` : renderHuman(summary));
   return summary.exitCode;
 }
 
@@ -101,7 +100,6 @@ function renderHuman(summary: RunSummary): string {
   const lines: string[] = [];
   const head = `${summary.command}${summary.dryRun ? ' (dry run)' : ''}: exit ${summary.exitCode}${summary.complete ? '' : ' (incomplete)'}`;
   lines.push(head);
-  if (summary.error) lines.push(`error: ${summary.error}`);
   for (const problem of summary.problems ?? []) lines.push(`problem: ${problem}`);
   const counts = (name: string, counters: object | undefined) => {
     if (!counters) return;

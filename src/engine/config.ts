@@ -7,7 +7,25 @@ import { LOG_LEVELS } from './logger.ts';
  * flag that reaches a command it doesn't belong to is an error rather than silently ignored.
  */
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a uuid');
-const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+
+/**
+ * A whole-number flag with one message for every way it can be wrong (not a number, a fraction, out of
+ * range, beyond 2^53), so an operator reads what is accepted, once.
+ */
+export function wholeNumber(min: number, max: number = Number.MAX_SAFE_INTEGER) {
+  const error = max === Number.MAX_SAFE_INTEGER ? `must be a whole number of at least ${min}` : `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+/** A decimal flag, likewise with one message. */
+export function decimal(min: number, max: number = Number.MAX_SAFE_INTEGER, options: { aboveMin?: boolean } = {}) {
+  const unbounded = max === Number.MAX_SAFE_INTEGER;
+  const error = options.aboveMin
+    ? `must be a number above ${min}${unbounded ? '' : `, up to ${max}`}`
+    : unbounded ? `must be a number of at least ${min}` : `must be a number from ${min} to ${max}`;
+  const base = z.coerce.number({ error });
+  return (options.aboveMin ? base.gt(min, { error }) : base.min(min, { error })).max(max, { error });
+}
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier');
 
 export const connectionFlags = {
@@ -25,16 +43,21 @@ export const outputFlags = {
   progress: z.boolean().default(true),
   showValues: z.boolean().default(false),
   // Supabase caps the postgres role at 2 minutes by default; each transaction sets its own, locally.
-  statementTimeout: z.coerce.number().int().min(1_000).default(120_000),
-  lockTimeout: z.coerce.number().int().min(100).default(10_000),
+  statementTimeout: wholeNumber(1_000).default(120_000),
+  lockTimeout: wholeNumber(100).default(10_000),
 };
 
 export const walkFlags = {
-  batchSize: positiveInt(100_000).default(500),
-  concurrency: positiveInt(64).default(2),
+  batchSize: wholeNumber(1, 100_000).default(500),
+  concurrency: wholeNumber(1, 64).default(2),
   room: z.array(uuid).optional(),
-  since: z.iso.datetime({ offset: true }).or(z.iso.date()).transform((value) => new Date(value)).optional(),
-  limit: positiveInt(Number.MAX_SAFE_INTEGER).optional(),
+  since: z
+    .union([z.iso.datetime({ offset: true }), z.iso.date()], {
+      error: 'must be an ISO time with its offset (2026-11-01T00:00:00Z, 2026-11-01T09:30:00+02:00) or a date (2026-11-01)',
+    })
+    .transform((value) => new Date(value))
+    .optional(),
+  limit: wholeNumber(1).optional(),
 };
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
@@ -50,18 +73,18 @@ export const duration = z
 
 /** Scale and politeness: adaptive batches, time budget, throttling. */
 export const pacingFlags = {
-  targetBatchMs: z.coerce.number().int().min(50).optional(),
+  targetBatchMs: wholeNumber(50).optional(),
   timeBudget: duration.optional(),
   // Pause while more sessions than this wait on locks: the app is queueing behind someone.
-  maxLockWaiters: z.coerce.number().int().min(0).default(10),
-  maxReplicationLag: z.coerce.number().min(0).default(30),
+  maxLockWaiters: wholeNumber(0).default(10),
+  maxReplicationLag: decimal(0).default(30),
   throttle: z.boolean().default(true),
 };
 
 export const budgetFlags = {
-  maxSkippedRatio: z.coerce.number().min(0).max(1).optional(),
-  maxSkippedRooms: z.coerce.number().int().min(0).optional(),
-  maxFailed: z.coerce.number().int().min(0).optional(),
+  maxSkippedRatio: decimal(0, 1).optional(),
+  maxSkippedRooms: wholeNumber(0).optional(),
+  maxFailed: wholeNumber(0).optional(),
 };
 
 export const backfillFlags = z
@@ -80,12 +103,12 @@ export type BackfillFlags = z.infer<typeof backfillFlags>;
 export const commonFlags = z.object({ ...connectionFlags, ...outputFlags });
 export type CommonFlags = z.infer<typeof commonFlags>;
 
-/** Every problem at once, one per line, each naming the flag. */
+/** Every wrong flag at once, one line each, naming the flag and what it accepts (its first problem only). */
 export function describeFlagErrors(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const flag = issue.path.length > 0 ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'flags';
-      return `${flag}: ${issue.message}`;
-    })
-    .join('\n');
+  const lines = new Map<string, string>();
+  for (const issue of error.issues) {
+    const flag = issue.path.length > 0 ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'flags';
+    if (!lines.has(flag)) lines.set(flag, `${flag}: ${issue.message}`);
+  }
+  return [...lines.values()].join('\n');
 }

@@ -26,6 +26,9 @@ export interface ResolvedConnection {
 // Supabase's pooler in transaction mode. It drops session state between transactions; see README.
 const TRANSACTION_POOLER_PORT = 6543;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '']);
+// The libpq variables that say where the database is; without one of them (or a URL) node-postgres would
+// quietly connect to localhost as $USER, to a database named after $USER.
+const WHERE_VARIABLES = ['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGSERVICE'];
 
 /** Turns flags and environment into a node-postgres config, refusing unsafe or unsupported setups. */
 export function resolveConnection(
@@ -34,6 +37,12 @@ export function resolveConnection(
 ): ResolvedConnection {
   const warnings: string[] = [];
   const url = options.databaseUrl ?? env.DATABASE_URL;
+  if (!url && !WHERE_VARIABLES.some((name) => env[name])) {
+    throw new PreconditionError(
+      'No database given. Say where it is in one of three ways: --database-url postgres://user:password@host:5432/database, ' +
+        `the DATABASE_URL environment variable, or the PG* variables (${WHERE_VARIABLES.join(', ')}, with PGPASSWORD).`,
+    );
+  }
   let host = env.PGHOST ?? 'localhost';
   let port = Number(env.PGPORT ?? 5432);
   let database = env.PGDATABASE ?? env.PGUSER ?? env.USER ?? '';

@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { appendFile, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { renderSummaryMarkdown } from './summary-markdown.ts';
-import type { RunSummary } from './summary.ts';
+import { canonicalSummary, type RunSummary } from './summary.ts';
 
 // Reports name users' rooms and messages: only the operator may read them.
 const REPORT_DIR_MODE = 0o700;
@@ -52,8 +52,9 @@ export class ReportWriter {
     return this.lines;
   }
 
-  async finish(summary: RunSummary): Promise<void> {
+  async finish(finished: RunSummary): Promise<void> {
     await new Promise<void>((ok, fail) => this.rooms.end((error?: Error | null) => (error ? fail(error) : ok())));
+    const summary = canonicalSummary(finished);
     const markdown = renderSummaryMarkdown(summary);
     for (const [name, text] of [['summary.json', `${JSON.stringify(summary, null, 2)}\n`], ['summary.md', markdown]] as const) {
       await writeFile(join(this.dir, name), text, { mode: REPORT_FILE_MODE });

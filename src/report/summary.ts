@@ -1,4 +1,4 @@
-import type { ReasonCounts } from '../migration/reasons.ts';
+import { orderedReasons, type ReasonCounts } from '../migration/reasons.ts';
 import { describeRunError, scrubSecrets } from '../engine/errors.ts';
 
 export type ExitCode = 0 | 1 | 2 | 3;
@@ -83,4 +83,14 @@ export function addCounters<T extends object>(into: T, from: T): T {
   const target = into as Record<string, number>;
   for (const [name, count] of Object.entries(from as Record<string, number>)) target[name] = (target[name] ?? 0) + count;
   return into;
+}
+
+/** The summary as it is printed and stored: reason codes in their fixed order, the run's totals' too. */
+export function canonicalSummary(summary: RunSummary): RunSummary {
+  const runTotals = summary.runTotals as { reasons?: ReasonCounts } | null | undefined;
+  return {
+    ...summary,
+    reasons: orderedReasons(summary.reasons),
+    ...(runTotals?.reasons ? { runTotals: { ...runTotals, reasons: orderedReasons(runTotals.reasons) } } : {}),
+  };
 }

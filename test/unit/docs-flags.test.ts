@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { REASON_CODES } from '../../src/migration/reasons.ts';
 import { buildProgram } from '../../src/main.ts';
 
 // Keeps the reference in docs/commands/ and each command's --help in agreement, and every example in the
@@ -34,12 +35,17 @@ function section(markdown: string, heading: string): string {
   return end < 0 ? rest : rest.slice(0, end);
 }
 
-/** The flags named in the first cell of a section's table rows. */
-function tableFlags(text: string): string[] {
+/** The first cell of each row of the markdown tables in `text`, header and rule lines left out. */
+function tableRowsFirstCells(text: string): string[] {
   return text
     .split('\n')
     .filter((line) => line.startsWith('|') && !/^\|[\s|:-]+\|?$/.test(line))
-    .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`(--[a-z0-9-]+)/g)].map((m) => m[1]!));
+    .map((line) => line.split('|')[1] ?? '');
+}
+
+/** The flags named in the first cell of a section's table rows. */
+function tableFlags(text: string): string[] {
+  return tableRowsFirstCells(text).flatMap((cell) => [...cell.matchAll(/`(--[a-z0-9-]+)/g)].map((m) => m[1]!));
 }
 
 const shared = readFileSync(new URL(SHARED, COMMAND_DOCS), 'utf8');
@@ -139,5 +145,13 @@ describe('links in README.md and docs/', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+});
+
+describe('docs/reason-codes.md', () => {
+  it('documents every reason code, in the order summaries list them', () => {
+    const table = readFileSync(new URL('reason-codes.md', DOCS), 'utf8');
+    const documented = tableRowsFirstCells(table).flatMap((cell) => [...cell.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!));
+    expect(documented).toEqual([...REASON_CODES]);
   });
 });

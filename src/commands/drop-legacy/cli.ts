@@ -4,7 +4,7 @@ import { dropLegacy } from './drop-legacy.ts';
 import { DEFAULT_DROP_TABLES } from './plan.ts';
 import { purgeQuarantine } from './purge.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
-import { connectionFlags, outputFlags, walkFlags } from '../../engine/config.ts';
+import { connectionFlags, outputFlags, walkFlags, wholeNumber } from '../../engine/config.ts';
 import { addCommonOptions } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
 
@@ -32,9 +32,9 @@ export const dropLegacyFlags = z
       .transform((value) => value.split(',').map((name) => name.trim()).filter((name) => name.length > 0))
       .pipe(z.array(identifier).min(1, 'name at least one table'))
       .optional(),
-    watch: z.coerce.number().int().min(1).max(MAX_WATCH_SECONDS).default(DEFAULT_WATCH_SECONDS),
+    watch: wholeNumber(1, MAX_WATCH_SECONDS).default(DEFAULT_WATCH_SECONDS),
     reconcileReport: z.string().min(1).optional(),
-    acceptUnmigrated: z.coerce.number().int().min(0).optional(),
+    acceptUnmigrated: wholeNumber(0).optional(),
     snapshotDir: z.string().min(1).optional(),
     confirm: z.string().min(1).optional(),
     dryRun: z.boolean().default(false),

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { reconcile } from './reconcile.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
-import { connectionFlags, outputFlags, pacingFlags, walkFlags } from '../../engine/config.ts';
+import { connectionFlags, decimal, outputFlags, pacingFlags, walkFlags } from '../../engine/config.ts';
 import { addCommonOptions, addPacingOptions, addWalkOptions, pacingFrom, walkOptionsFrom } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
 
@@ -13,7 +13,7 @@ export const reconcileFlags = z
     ...walkFlags,
     ...pacingFlags,
     shared: z.boolean().default(false),
-    sample: z.coerce.number().gt(0, 'must be more than 0').max(1).optional(),
+    sample: decimal(0, 1, { aboveMin: true }).optional(),
     baseline: z.string().min(1).optional(),
   })
   .strict();

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { seed } from './seed.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
-import { connectionFlags, outputFlags } from '../../engine/config.ts';
+import { connectionFlags, decimal, outputFlags, wholeNumber } from '../../engine/config.ts';
 import { addCommonOptions } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
 
@@ -15,11 +15,11 @@ const seedFlags = z
   .object({
     ...connectionFlags,
     ...outputFlags,
-    rooms: z.coerce.number().int().min(1).max(MAX_ROOMS),
-    seed: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1),
-    messagesPerRoom: z.coerce.number().min(1).max(MAX_AVERAGE_MESSAGES).default(2),
+    rooms: wholeNumber(1, MAX_ROOMS),
+    seed: wholeNumber(0).default(1),
+    messagesPerRoom: decimal(1, MAX_AVERAGE_MESSAGES).default(2),
     dropArtistFk: z.boolean().default(false),
-    concurrency: z.coerce.number().int().min(1).max(MAX_CHUNKS_IN_FLIGHT).default(2),
+    concurrency: wholeNumber(1, MAX_CHUNKS_IN_FLIGHT).default(2),
   })
   .strict();
 

@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { demo } from './demo.ts';
 import type { EmbeddedDatabase } from '../../engine/embedded.ts';
-import { EXIT_CODES_HELP, type RunSummary } from '../../report/summary.ts';
-import { describeFlagErrors } from '../../engine/config.ts';
+import { canonicalSummary, EXIT_CODES_HELP, type RunSummary } from '../../report/summary.ts';
+import { describeFlagErrors, wholeNumber } from '../../engine/config.ts';
 import { LOG_LEVELS } from '../../engine/logger.ts';
 
 // "A few thousand rooms": big enough to show the tail and every fault, done in well under a minute.
@@ -15,8 +15,8 @@ const MAX_DEMO_ROOMS = 200_000;
 
 const demoFlags = z
   .object({
-    rooms: z.coerce.number().int().min(1).max(MAX_DEMO_ROOMS).default(DEFAULT_DEMO_ROOMS),
-    seed: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1),
+    rooms: wholeNumber(1, MAX_DEMO_ROOMS).default(DEFAULT_DEMO_ROOMS),
+    seed: wholeNumber(0).default(1),
     keep: z.boolean().default(false),
     json: z.boolean().default(false),
     reportDir: z.string().min(1).optional(),
@@ -57,7 +57,8 @@ async function runDemo(rawFlags: Record<string, unknown>): Promise<number> {
   const parsed = demoFlags.safeParse(rawFlags);
   if (!parsed.success) {
     const error = `Invalid flags:\n${describeFlagErrors(parsed.error)}`;
-    process.stdout.write(rawFlags.json === true ? `${JSON.stringify({ command: 'demo', exitCode: 2, error })}\n` : `demo: exit 2\nerror: ${error}\n`);
+    process.stderr.write(`error: ${error}\n`);
+    process.stdout.write(rawFlags.json === true ? `${JSON.stringify({ command: 'demo', exitCode: 2, error })}\n` : 'demo: exit 2\n');
     return 2;
   }
   const flags = parsed.data;
@@ -99,13 +100,17 @@ async function importEmbeddedPostgres(): Promise<() => Promise<EmbeddedDatabase>
   return () => startEmbeddedPostgres();
 }
 
-function print(summary: RunSummary, json: boolean): void {
+/** The result to stdout; every error (the demo's own, a step's) to stderr as well. */
+function print(finished: RunSummary, json: boolean): void {
+  const summary = { ...finished, backfill: finished.backfill && canonicalSummary(finished.backfill as RunSummary), reconcile: finished.reconcile && canonicalSummary(finished.reconcile as RunSummary) };
+  const steps = (['backfill', 'reconcile'] as const).map((step) => [step, summary[step] as RunSummary | undefined] as const);
+  const errors = [summary.error && `error: ${String(summary.error)}`, ...steps.map(([step, sub]) => sub?.error && `${step} error: ${String(sub.error)}`)];
+  for (const error of errors) if (error) process.stderr.write(`${error}\n`);
   process.stdout.write(json ? `${JSON.stringify(summary)}\n` : renderDemo(summary));
 }
 
 function renderDemo(summary: RunSummary): string {
   const lines = [`demo: exit ${summary.exitCode}${summary.complete ? '' : ' (incomplete)'}`];
-  if (summary.error) lines.push(`error: ${String(summary.error)}`);
   const seeded = summary.seeded as Record<string, number> | null;
   if (seeded) {
     lines.push(`seeded: ${seeded.rooms} rooms, ${seeded.memories} memories (largest room ${seeded.largestRoom}), with every legacy shape and fault`);
@@ -118,7 +123,6 @@ function renderDemo(summary: RunSummary): string {
     lines.push(`${step}: exit ${sub.exitCode}`, `  ${counters('rooms', sub.rooms)}`, `  ${counters('messages', sub.messages)}`);
     const reasons = Object.entries(sub.reasons);
     if (reasons.length > 0) lines.push(`  reasons: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    if (sub.error) lines.push(`  error: ${String(sub.error)}`);
     if (sub.reportDir) lines.push(`  reports: ${sub.reportDir}`);
   }
   if (summary.databaseUrl) lines.push(`database: ${String(summary.databaseUrl)}`);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { stampArtistId } from './stamp-artist-id.ts';
 import { EXIT_CODES_HELP } from '../../report/summary.ts';
-import { connectionFlags, outputFlags, walkFlags } from '../../engine/config.ts';
+import { connectionFlags, outputFlags, walkFlags, wholeNumber } from '../../engine/config.ts';
 import { addCommonOptions, addWalkOptions, walkOptionsFrom } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
 
@@ -23,8 +23,8 @@ export const stampArtistIdFlags = z
     skipSchema: z.boolean().default(false),
     overwriteConflicts: z.boolean().default(false),
     allowTouchUpdatedAt: z.boolean().default(false),
-    ddlLockTimeout: z.coerce.number().int().min(MIN_DDL_LOCK_TIMEOUT_MS).default(DEFAULT_DDL_LOCK_TIMEOUT_MS),
-    ddlAttempts: z.coerce.number().int().min(1).max(MAX_DDL_ATTEMPTS).default(DEFAULT_DDL_ATTEMPTS),
+    ddlLockTimeout: wholeNumber(MIN_DDL_LOCK_TIMEOUT_MS).default(DEFAULT_DDL_LOCK_TIMEOUT_MS),
+    ddlAttempts: wholeNumber(1, MAX_DDL_ATTEMPTS).default(DEFAULT_DDL_ATTEMPTS),
   })
   .strict();
 
