@@ -125,15 +125,21 @@ async function takeFromCursor(
   me: string,
 ): Promise<Claim> {
   // The run row's lock makes taking a range and moving the cursor one step for all workers.
-  // `batches.rooms` counts keys (rooms, or messages for fix-parts); split batches' halves carry theirs.
-  const { rows: runs } = await client.query<{ cursor_after: string | null; cursor_done: boolean; taken: number }>(
-    `select cursor_after, cursor_done,
-            coalesce((select sum(rooms) from ${state}.batches where run_id = $1 and status <> 'split'), 0)::int as taken
-       from ${state}.runs where run_id = $1 for update`,
+  const { rows: runs } = await client.query<{ cursor_after: string | null; cursor_done: boolean }>(
+    `select cursor_after, cursor_done from ${state}.runs where run_id = $1 for update`,
     [runId],
   );
-  const run = runs[0];
-  if (!run) throw new Error(`Run ${runId} vanished from the state schema while it was running.`);
+  const cursor = runs[0];
+  if (!cursor) throw new Error(`Run ${runId} vanished from the state schema while it was running.`);
+  // Counted in a statement of its own, after the lock: a statement that waited for the lock sees the
+  // locked row as the worker before it left it, but every other table as of its own start, so a count
+  // in the same statement missed that worker's batch and --limit let a second page through.
+  // `batches.rooms` counts keys (rooms, or messages for fix-parts); split batches' halves carry theirs.
+  const { rows: counted } = await client.query<{ taken: number }>(
+    `select coalesce(sum(rooms), 0)::int as taken from ${state}.batches where run_id = $1 and status <> 'split'`,
+    [runId],
+  );
+  const run = { ...cursor, taken: counted[0]?.taken ?? 0 };
   const take = keys.limit === undefined ? size : Math.min(size, Math.max(0, keys.limit - run.taken));
   if (!run.cursor_done && take > 0) {
     const page = await keys.page(client, run.cursor_after, take);

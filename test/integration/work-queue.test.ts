@@ -151,3 +151,47 @@ describe('work queue: a lease renewal during a REPEATABLE READ batch', () => {
     }
   });
 });
+
+describe('work queue: --limit when two workers claim at the same moment', () => {
+  let pool: pg.Pool;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ pool, close } = await createMigrationDatabase());
+    await seedDeterministicRooms(pool, 10, 1);
+    await ensureStateSchema(pool, STATE);
+  });
+  afterAll(async () => close());
+
+  it('a worker that waited for the run row counts the batch the worker before it just took', async () => {
+    const runId = randomUUID();
+    const keys = roomKeyset({ limit: 6 });
+    await recordRunStart(pool, STATE, { runId, command: 'backfill', scope: { limit: 6 }, options: {}, converterVersion: 1 });
+    // Worker A takes the first 6 rooms (all the limit allows) as claimBatch does, and has not committed yet.
+    const a = await pool.connect();
+    try {
+      await a.query('begin');
+      await a.query(`select 1 from ${STATE}.runs where run_id = $1 for update`, [runId]);
+      const page = await keys.page(a, null, 6);
+      await a.query(
+        `insert into ${STATE}.batches (run_id, batch_no, after_id, last_id, status, claimed_by, lease_expires_at, attempts, rooms)
+         values ($1, 1, null, $2, 'running', 'elsewhere:1', now() + interval '30 seconds', 1, $3)`,
+        [runId, page!.last, page!.count],
+      );
+      await a.query(`update ${STATE}.runs set cursor_after = $2 where run_id = $1`, [runId, page!.last]);
+      // Worker B asks for a batch meanwhile, and waits for the run row.
+      const b = claimBatch(pool, STATE, runId, keys, 5);
+      for (;;) {
+        const { rows } = await pool.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+        if (rows[0].n > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await a.query('commit');
+      // The limit is taken: B waits for A's batch instead of taking rooms 7 to 10.
+      expect(await b).toEqual({ wait: true });
+      const { rows } = await pool.query(`select count(*)::int as n, sum(rooms)::int as keys from ${STATE}.batches where run_id = $1`, [runId]);
+      expect(rows[0]).toEqual({ n: 1, keys: 6 });
+    } finally {
+      a.release();
+    }
+  });
+});
