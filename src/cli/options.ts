@@ -2,24 +2,32 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_STATE_SCHEMA } from '../engine/state-schema.ts';
 import type { RoomScope } from '../engine/source-reads.ts';
 import type { ThrottleLimits } from '../engine/throttle.ts';
+import { SHARED_GROUPS, type SharedGroup } from '../engine/config.ts';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-/** Connection, state and output flags that every command takes. */
-export function addCommonOptions(command: Command): Command {
-  return command
+/**
+ * Connection, --json and --log-level, which every command takes, and the shared groups it honours (all of
+ * them by default; engine/config.ts's SHARED_GROUPS says which flags each group holds).
+ */
+export function addCommonOptions(command: Command, groups: readonly SharedGroup[] = SHARED_GROUPS): Command {
+  const has = (group: SharedGroup) => groups.includes(group);
+  command
     .option('--database-url <url>', 'Postgres URL (else DATABASE_URL, else the PG* variables)')
     .option('--ssl-ca <file>', 'verify the server against this CA certificate (Supabase: its root certificate)')
     .option('--insecure-tls', 'encrypt without verifying the server certificate (allows a man in the middle)')
-    .option('--allow-plaintext', 'allow a non-TLS connection to a non-local host')
-    .option('--state-schema <name>', "schema for the tool's own state", DEFAULT_STATE_SCHEMA)
-    .option('--report-dir <dir>', 'where reports go (default ./recoup-migrate-reports/<command>-<run id>/)')
-    .option('--json', 'print exactly one JSON summary on stdout')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
-    .option('--no-progress', 'no progress bar (there is none off a TTY anyway)')
-    .option('--show-values', 'print (truncated) message values in reports; off by default')
-    .option('--statement-timeout <ms>', 'SET LOCAL statement_timeout per transaction', '120000')
-    .option('--lock-timeout <ms>', 'SET LOCAL lock_timeout per transaction', '10000');
+    .option('--allow-plaintext', 'allow a non-TLS connection to a non-local host');
+  if (has('state')) command.option('--state-schema <name>', "schema for the tool's own state", DEFAULT_STATE_SCHEMA);
+  if (has('reports')) command.option('--report-dir <dir>', 'where reports go (default ./recoup-migrate-reports/<command>-<run id>/)');
+  command.option('--json', 'print exactly one JSON summary on stdout').option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info');
+  if (has('progress')) command.option('--no-progress', 'no progress bar (there is none off a TTY anyway)');
+  if (has('values')) command.option('--show-values', 'print (truncated) message values in reports; off by default');
+  if (has('timeouts')) {
+    command
+      .option('--statement-timeout <ms>', 'SET LOCAL statement_timeout per transaction', '120000')
+      .option('--lock-timeout <ms>', 'SET LOCAL lock_timeout per transaction', '10000');
+  }
+  return command;
 }
 
 /** Flags of every command that walks rooms. `batchSize`: the default, measured per command (docs/benchmarks.md). */

@@ -4,7 +4,8 @@ import type { CommandContext } from '../engine/context.ts';
 import { createPool, resolveConnection } from '../engine/connection.ts';
 import { defaultReportDir } from '../report/report-writer.ts';
 import { canonicalSummary, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
-import { describeFlagErrors, type CommonFlags } from '../engine/config.ts';
+import { describeFlagErrors, type BaseFlags } from '../engine/config.ts';
+import { DEFAULT_STATE_SCHEMA } from '../engine/state-schema.ts';
 import { describeRunError, errorMessage, PreconditionError, scrubSecrets } from '../engine/errors.ts';
 import { createLogger } from '../engine/logger.ts';
 
@@ -15,7 +16,7 @@ const EXTRA_POOL_CLIENTS = 2;
  * The one wrapper around every command: flags → trusted config (exit 2 on any problem), a pool, the
  * command, its summary on stdout, and the exit code. Commands return data; only this decides 0/1/2/3.
  */
-export async function runCommand<S extends z.ZodType<CommonFlags & { concurrency?: number }>>(
+export async function runCommand<S extends z.ZodType<BaseFlags & { concurrency?: number }>>(
   command: string,
   schema: S,
   rawFlags: Record<string, unknown>,
@@ -55,12 +56,13 @@ export async function runCommand<S extends z.ZodType<CommonFlags & { concurrency
         pool,
         connection,
         logger,
-        stateSchema: flags.stateSchema,
+        // A command without a shared group's flags gets that group's defaults.
+        stateSchema: flags.stateSchema ?? DEFAULT_STATE_SCHEMA,
         runId,
         startedAt,
         reportDir: flags.reportDir ?? defaultReportDir(command, runId),
-        progress: flags.progress,
-        showValues: flags.showValues,
+        progress: flags.progress ?? false,
+        showValues: flags.showValues ?? false,
         stopSignal: controller.signal,
       };
       const summary = await run(flags, context);

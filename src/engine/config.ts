@@ -35,17 +35,49 @@ export const connectionFlags = {
   allowPlaintext: z.boolean().default(false),
 };
 
-export const outputFlags = {
-  stateSchema: identifier.default(DEFAULT_STATE_SCHEMA),
-  reportDir: z.string().min(1).optional(),
+/**
+ * The shared flags beyond connection, --json and --log-level come in groups, and a command takes only the
+ * groups it honours (status keeps no report, schema no state): --help shows no flag that does nothing.
+ */
+export const SHARED_GROUPS = ['state', 'reports', 'values', 'progress', 'timeouts'] as const;
+export type SharedGroup = (typeof SHARED_GROUPS)[number];
+
+const groupFlags = {
+  state: { stateSchema: identifier.default(DEFAULT_STATE_SCHEMA) },
+  reports: { reportDir: z.string().min(1).optional() },
+  values: { showValues: z.boolean().default(false) },
+  progress: { progress: z.boolean().default(true) },
+  timeouts: {
+    // Supabase caps the postgres role at 2 minutes by default; each transaction sets its own, locally.
+    statementTimeout: wholeNumber(1_000).default(120_000),
+    lockTimeout: wholeNumber(100).default(10_000),
+  },
+};
+
+/** --json and --log-level, which every command takes. */
+const baseOutputFlags = {
   json: z.boolean().default(false),
   logLevel: z.enum(LOG_LEVELS).default('info'),
-  progress: z.boolean().default(true),
-  showValues: z.boolean().default(false),
-  // Supabase caps the postgres role at 2 minutes by default; each transaction sets its own, locally.
-  statementTimeout: wholeNumber(1_000).default(120_000),
-  lockTimeout: wholeNumber(100).default(10_000),
 };
+
+/** Every shared output flag: the commands that walk rooms or messages take them all. */
+export const outputFlags = {
+  ...baseOutputFlags,
+  ...groupFlags.state,
+  ...groupFlags.reports,
+  ...groupFlags.values,
+  ...groupFlags.progress,
+  ...groupFlags.timeouts,
+};
+
+type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/** The shared flags of a command that takes only some groups. */
+export function sharedFlags<G extends SharedGroup>(
+  groups: readonly G[],
+): typeof connectionFlags & typeof baseOutputFlags & Intersection<(typeof groupFlags)[G]> {
+  return Object.assign({}, connectionFlags, baseOutputFlags, ...groups.map((group) => groupFlags[group]));
+}
 
 export const walkFlags = {
   batchSize: wholeNumber(1, 100_000).default(500),
@@ -101,7 +133,10 @@ export const backfillFlags = z
 export type BackfillFlags = z.infer<typeof backfillFlags>;
 
 export const commonFlags = z.object({ ...connectionFlags, ...outputFlags });
-export type CommonFlags = z.infer<typeof commonFlags>;
+
+/** What every command's flags hold, whichever shared groups it takes. */
+export type BaseFlags = z.infer<z.ZodObject<typeof connectionFlags & typeof baseOutputFlags>> &
+  Partial<z.infer<z.ZodObject<typeof groupFlags.state & typeof groupFlags.reports & typeof groupFlags.values & typeof groupFlags.progress & typeof groupFlags.timeouts>>>;
 
 /** Every wrong flag at once, one line each, naming the flag and what it accepts (its first problem only). */
 export function describeFlagErrors(error: z.ZodError): string {

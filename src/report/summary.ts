@@ -3,11 +3,26 @@ import { describeRunError, scrubSecrets } from '../engine/errors.ts';
 
 export type ExitCode = 0 | 1 | 2 | 3;
 
+const EXIT_2 = 'usage, configuration or precondition error; nothing was written';
+const EXIT_3 = 'it failed while running; what was committed stays consistent, and a re-run continues';
+
+/** The tool's exit codes, for the top-level --help. */
 export const EXIT_CODES_HELP = `Exit codes:
   0  done, nothing wrong found (also: stopped cleanly at --time-budget; the summary says "complete": false)
   1  it ran and found problems: drift, failed rooms, a budget exceeded, a refused gate
-  2  usage, configuration or precondition error; nothing was written
-  3  it failed while running; what was committed stays consistent, and a re-run continues`;
+  2  ${EXIT_2}
+  3  ${EXIT_3}`;
+
+/** One command's exit codes for its --help: what 0 (and 1, where it can happen) mean for it. */
+export function exitCodesHelp(meanings: { 0: string; 1?: string; 3?: string }): string {
+  const lines = [`  0  ${meanings[0]}`];
+  if (meanings[1]) lines.push(`  1  ${meanings[1]}`);
+  lines.push(`  2  ${EXIT_2}`, `  3  ${meanings[3] ?? EXIT_3}`);
+  return `Exit codes:\n${lines.join('\n')}`;
+}
+
+/** What exit 0 adds for a command that takes --time-budget. */
+export const STOPPED_BY_BUDGET = 'also when stopped cleanly by --time-budget: "complete": false, and the next run resumes';
 
 export interface RoomCounters {
   total: number;

@@ -49,6 +49,39 @@ describe('where output goes: results on stdout, errors on stderr', () => {
   });
 });
 
+describe('--help shows only what applies to the command', () => {
+  it('leaves out the shared flags a command does not honour, and refuses them', async () => {
+    const expected: Record<string, { without: string[]; with: string[] }> = {
+      status: { without: ['--report-dir', '--show-values', '--no-progress', '--statement-timeout'], with: ['--state-schema'] },
+      schema: { without: ['--report-dir', '--show-values', '--no-progress', '--state-schema'], with: ['--lock-timeout'] },
+      seed: { without: ['--report-dir', '--show-values', '--state-schema', '--statement-timeout'], with: ['--no-progress'] },
+      restore: { without: ['--show-values', '--no-progress'], with: ['--report-dir', '--state-schema'] },
+      backfill: { without: [], with: ['--report-dir', '--show-values', '--no-progress', '--state-schema', '--statement-timeout'] },
+    };
+    for (const [command, flags] of Object.entries(expected)) {
+      const help = (await runCli([command, '--help'])).stdout;
+      for (const flag of flags.without) expect(help, `${command} --help`).not.toContain(flag);
+      for (const flag of flags.with) expect(help, `${command} --help`).toContain(flag);
+    }
+    const refused = await runCli(['status', '--report-dir', '/tmp/x'], { env: NOWHERE });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("unknown option '--report-dir'");
+  });
+
+  it('says what each exit code means for the command, and no exit 1 where it cannot happen', async () => {
+    const exitCodes = async (command: string) => (await runCli([command, '--help'])).stdout.split('Exit codes:\n')[1] ?? '';
+    for (const command of ['status', 'schema', 'seed', 'stamp-artist-id']) {
+      const codes = await exitCodes(command);
+      expect(codes, command).toMatch(/^ {2}0 {2}/m);
+      expect(codes, command).not.toMatch(/^ {2}1 {2}/m);
+      expect(codes, command).not.toContain('--time-budget');
+    }
+    expect(await exitCodes('reconcile')).toMatch(/^ {2}1 {2}drift/m);
+    expect(await exitCodes('drop-legacy')).toMatch(/^ {2}1 {2}a gate refused/m);
+    expect(await exitCodes('backfill')).toMatch(/^ {2}0 {2}done \(also when stopped cleanly by --time-budget/m);
+  });
+});
+
 describe('summaries in a stable order', () => {
   let env: Db;
   let reports: string;

@@ -49,10 +49,10 @@ function tableFlags(text: string): string[] {
 }
 
 const shared = readFileSync(new URL(SHARED, COMMAND_DOCS), 'utf8');
-const GROUPS: Record<string, string[]> = {
-  'connection-and-output': tableFlags(section(shared, 'Connection and output')),
-  pacing: tableFlags(section(shared, 'Pacing')),
-};
+/** Each `## ` section of shared-flags.md is a group, named by its anchor: the flags of its table. */
+const GROUPS: Record<string, string[]> = Object.fromEntries(
+  [...shared.matchAll(/^## (.+)$/gm)].map(([, title]) => [title!.toLowerCase().replace(/\s+/g, '-'), tableFlags(section(shared, title!))]),
+);
 
 /** What a command's page documents: its Flags table, plus each shared group its Flags section links to. */
 function documentedFlags(page: string): string[] {
@@ -71,6 +71,7 @@ describe('docs/commands/ and --help', () => {
   });
 
   it('reads the shared groups from shared-flags.md', () => {
+    expect(Object.keys(GROUPS)).toEqual(['connection-and-output', 'state', 'reports', 'values', 'progress', 'timeouts', 'pacing']);
     expect(GROUPS['connection-and-output']).toContain('--database-url');
     expect(GROUPS.pacing).toContain('--time-budget');
   });

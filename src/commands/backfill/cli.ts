@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { backfill } from './backfill.ts';
 import { undoBackfill } from './undo.ts';
-import { EXIT_CODES_HELP } from '../../report/summary.ts';
+import { exitCodesHelp, STOPPED_BY_BUDGET } from '../../report/summary.ts';
 import { backfillFlags } from '../../engine/config.ts';
 import { addBudgetOptions, addCommonOptions, addPacingOptions, addWalkOptions, dryRunOption, pacingFrom, walkOptionsFrom } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
@@ -26,7 +26,7 @@ Examples:
 Several processes (on one machine or many) started with the same scope join one run and share its
 batches; the last one standing finishes it.
 
-${EXIT_CODES_HELP}`,
+${exitCodesHelp({ 0: `done (${STOPPED_BY_BUDGET})`, 1: 'more rooms failed than --max-failed allows (default 0), or a skip budget was exceeded' })}`,
     )
     .action(async (flags: Record<string, unknown>) => {
       setExitCode(

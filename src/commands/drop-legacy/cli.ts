@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { dropLegacy } from './drop-legacy.ts';
 import { DEFAULT_DROP_TABLES } from './plan.ts';
 import { purgeQuarantine } from './purge.ts';
-import { EXIT_CODES_HELP } from '../../report/summary.ts';
+import { exitCodesHelp } from '../../report/summary.ts';
 import { connectionFlags, outputFlags, walkFlags, wholeNumber } from '../../engine/config.ts';
 import { addCommonOptions } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
@@ -67,14 +67,14 @@ Gates, in order (any failure: exit 1, nothing dropped): dependents, reconciled, 
 snapshot, verified, confirmed, dropped. Each failure prints what it saw and the command that fixes it.
 
 Examples:
-  $ recoup-migrate drop-legacy --dry-run --snapshot-dir ./snap-try        gates 1-5, the plan, unmigrated.jsonl
+  $ recoup-migrate drop-legacy --dry-run --snapshot-dir ./snap-try        gates 0-5, the plan, unmigrated.jsonl
   $ recoup-migrate drop-legacy --snapshot-dir ./snap --accept-unmigrated 12 --confirm postgres
   $ recoup-migrate drop-legacy --reconcile-report reports/reconcile-<runId> --watch 120 ...
   $ recoup-migrate drop-legacy --quarantine --snapshot-dir ./snap --accept-unmigrated 12 --confirm postgres
   $ recoup-migrate drop-legacy --purge-quarantine --confirm postgres
   $ recoup-migrate restore --snapshot-dir ./snap                           undo a drop
 
-${EXIT_CODES_HELP}`,
+${exitCodesHelp({ 0: 'dropped (with --dry-run: every gate it can check passed, nothing dropped)', 1: 'a gate refused: nothing was dropped; the gate says what it saw and the command that fixes it' })}`,
     )
     .action(async (flags: Record<string, unknown>) => {
       setExitCode(

@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { restore } from './restore.ts';
-import { EXIT_CODES_HELP } from '../../report/summary.ts';
-import { connectionFlags, outputFlags } from '../../engine/config.ts';
+import { exitCodesHelp } from '../../report/summary.ts';
+import { sharedFlags } from '../../engine/config.ts';
 import { addCommonOptions, dryRunOption } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
 
+// restore records its run and writes a report; it shows no bar and no message values.
+const RESTORE_GROUPS = ['state', 'reports', 'timeouts'] as const;
 export const restoreFlags = z
   .object({
-    ...connectionFlags,
-    ...outputFlags,
+    ...sharedFlags(RESTORE_GROUPS),
     snapshotDir: z.string().min(1),
     intoSchema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier').optional(),
     dryRun: z.boolean().default(false),
@@ -17,7 +18,7 @@ export const restoreFlags = z
   .strict();
 
 export function registerRestore(program: Command, setExitCode: (code: number) => void): void {
-  addCommonOptions(program.command('restore'))
+  addCommonOptions(program.command('restore'), RESTORE_GROUPS)
     .description('bring back the tables drop-legacy dropped, from its verified snapshot')
     .requiredOption('--snapshot-dir <dir>', 'a snapshot directory written by drop-legacy (manifest.json at its root)')
     .option('--into-schema <name>', 'restore into this schema instead, for inspection (no publications, owner or kept-table FKs)')
@@ -35,7 +36,7 @@ Examples:
   $ recoup-migrate restore --snapshot-dir ./snap --into-schema legacy_inspect
   $ recoup-migrate restore --snapshot-dir ./snap --dry-run               prove it restores; change nothing
 
-${EXIT_CODES_HELP}`,
+${exitCodesHelp({ 0: 'restored, and every check matches the manifest', 1: 'a check did not match the manifest: see the summary\'s checks' })}`,
     )
     .action(async (flags: Record<string, unknown>) => {
       setExitCode(

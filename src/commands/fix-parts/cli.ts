@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { fixParts } from './fix-parts.ts';
 import { undoFixParts } from './undo.ts';
-import { EXIT_CODES_HELP } from '../../report/summary.ts';
+import { exitCodesHelp, STOPPED_BY_BUDGET } from '../../report/summary.ts';
 import { connectionFlags, outputFlags, pacingFlags, walkFlags } from '../../engine/config.ts';
 import { addCommonOptions, addPacingOptions, dryRunOption, pacingFrom } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
@@ -58,9 +58,7 @@ Examples:
 Several processes (on one machine or many) started with the same scope join one run and share its
 batches; the last one standing finishes it.
 
-Exit 1 when some rows cannot be repaired (status "unrepairable" in rooms.jsonl).
-
-${EXIT_CODES_HELP}`,
+${exitCodesHelp({ 0: `done (${STOPPED_BY_BUDGET})`, 1: 'some rows cannot be repaired, or their write failed (status "unrepairable" or "failed" in rooms.jsonl)' })}`,
     )
     .action(async (flags: Record<string, unknown>) => {
       setExitCode(

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { reconcile } from './reconcile.ts';
-import { EXIT_CODES_HELP } from '../../report/summary.ts';
+import { exitCodesHelp, STOPPED_BY_BUDGET } from '../../report/summary.ts';
 import { connectionFlags, decimal, outputFlags, pacingFlags, walkFlags } from '../../engine/config.ts';
 import { addCommonOptions, addPacingOptions, addWalkOptions, pacingFrom, walkOptionsFrom } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
@@ -38,9 +38,8 @@ Examples:
 Reads only (read-only transactions); takes no lease and records no run. With --shared it writes to its
 own state schema (a run, its batches, a lease; never the production tables) so that several processes
 with the same scope split the rooms; each prints the whole run's totals (runTotals) and exits on them.
-Exit 1 means drift: see the report's rooms.jsonl (with --shared, each worker's own).
 
-${EXIT_CODES_HELP}`,
+${exitCodesHelp({ 0: `no drift (${STOPPED_BY_BUDGET})`, 1: 'drift: see the report\'s rooms.jsonl (with --shared, each worker\'s own); with --baseline, drift the baseline does not hold' })}`,
     )
     .action(async (flags: Record<string, unknown>) => {
       setExitCode(

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { seed } from './seed.ts';
-import { EXIT_CODES_HELP } from '../../report/summary.ts';
-import { connectionFlags, decimal, outputFlags, wholeNumber } from '../../engine/config.ts';
+import { exitCodesHelp } from '../../report/summary.ts';
+import { decimal, sharedFlags, wholeNumber } from '../../engine/config.ts';
 import { addCommonOptions } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
 
@@ -11,10 +11,11 @@ const MAX_ROOMS = 10_000_000;
 const MAX_AVERAGE_MESSAGES = 10_000;
 const MAX_CHUNKS_IN_FLIGHT = 16;
 
+// seed shows its progress; it keeps no state and no report, and sets no timeouts.
+const SEED_GROUPS = ['progress'] as const;
 const seedFlags = z
   .object({
-    ...connectionFlags,
-    ...outputFlags,
+    ...sharedFlags(SEED_GROUPS),
     rooms: wholeNumber(1, MAX_ROOMS),
     seed: wholeNumber(0).default(1),
     messagesPerRoom: decimal(1, MAX_AVERAGE_MESSAGES).default(2),
@@ -24,7 +25,7 @@ const seedFlags = z
   .strict();
 
 export function registerSeed(program: Command, setExitCode: (code: number) => void): void {
-  addCommonOptions(program.command('seed'))
+  addCommonOptions(program.command('seed'), SEED_GROUPS)
     .description('fill a database with synthetic legacy data that looks like production (creates the schema if missing)')
     .requiredOption('--rooms <n>', 'how many rooms (production: ~23k)')
     .option('--seed <int>', 'the same seed gives the same rows, byte for byte', '1')
@@ -40,7 +41,7 @@ Examples:
 
 Refuses (exit 2) a database whose public.rooms already has rows. Never point it at production.
 
-${EXIT_CODES_HELP}`,
+${exitCodesHelp({ 0: 'the database was seeded' })}`,
     )
     .action(async (flags: Record<string, unknown>) => {
       setExitCode(await runCommand('seed', seedFlags, flags, (f, context) => seed(f, context)));

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { demo } from './demo.ts';
 import type { EmbeddedDatabase } from '../../engine/embedded.ts';
-import { canonicalSummary, EXIT_CODES_HELP, type RunSummary } from '../../report/summary.ts';
+import { canonicalSummary, exitCodesHelp, type RunSummary } from '../../report/summary.ts';
 import { describeFlagErrors, wholeNumber } from '../../engine/config.ts';
 import { LOG_LEVELS } from '../../engine/logger.ts';
 
@@ -46,7 +46,7 @@ Examples:
 
 The database lives in a temporary folder and is removed at the end (or on Ctrl-C).
 
-${EXIT_CODES_HELP}`,
+${exitCodesHelp({ 0: 'backfill and reconcile were both clean, apart from the skips the seeded data is made to have', 1: 'backfill or reconcile found problems (the worse exit code of the two)', 3: 'the embedded database could not start, or a step failed; Ctrl-C stops it and exits 130' })}`,
     )
     .action(async (rawFlags: Record<string, unknown>) => {
       setExitCode(await runDemo(rawFlags));

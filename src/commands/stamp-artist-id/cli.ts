@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { stampArtistId } from './stamp-artist-id.ts';
-import { EXIT_CODES_HELP } from '../../report/summary.ts';
+import { exitCodesHelp } from '../../report/summary.ts';
 import { connectionFlags, outputFlags, walkFlags, wholeNumber } from '../../engine/config.ts';
 import { addCommonOptions, addWalkOptions, walkOptionsFrom } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
@@ -48,7 +48,7 @@ Examples:
   $ recoup-migrate stamp-artist-id --skip-schema --since 2026-11-01T00:00:00Z
   $ recoup-migrate stamp-artist-id --overwrite-conflicts --room 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed
 
-${EXIT_CODES_HELP}`,
+${exitCodesHelp({ 0: 'done: the column, its FK and index are in place and every room in scope was stamped', 3: 'it failed or was interrupted while running; what was committed stays consistent, and a re-run continues' })}`,
     )
     .action(async (flags: Record<string, unknown>) => {
       setExitCode(
