@@ -116,7 +116,18 @@ function renderHuman(summary: RunSummary): string {
   return `${lines.join('\n')}\n`;
 }
 
-interface RunLine { runId: string; command: string; status: string; startedAt: string; unit: string; done: number; perSecond: number | null; etaSeconds: number | null; workers: string[] }
+interface RunLine {
+  runId: string;
+  command: string;
+  status: string;
+  startedAt: string;
+  unit: string;
+  done: number;
+  perSecond: number | null;
+  etaSeconds: number | null;
+  workers: string[];
+  abandoned?: { since: string; lastWorker: string | null; resume: string } | null;
+}
 interface LeaseLine { command: string; runId: string; holder: string; expiresAt: string; live: boolean }
 
 function renderRuns(runs: RunLine[], leases: LeaseLine[]): string[] {
@@ -126,6 +137,10 @@ function renderRuns(runs: RunLine[], leases: LeaseLine[]): string[] {
     const eta = run.etaSeconds !== null ? `, ETA ${Math.ceil(run.etaSeconds)} s` : '';
     const workers = run.workers.length > 0 ? `, workers ${run.workers.join(' ')}` : '';
     lines.push(`  ${run.startedAt}  ${run.command.padEnd(16)} ${run.status.padEnd(10)} ${run.runId}  ${run.done} ${run.unit}${rate}${eta}${workers}`);
+    if (run.abandoned) {
+      const by = run.abandoned.lastWorker ? ` by ${run.abandoned.lastWorker}` : '';
+      lines.push(`      no live worker: last seen ${run.abandoned.since}${by}. To go on: ${run.abandoned.resume}`);
+    }
   }
   for (const lease of leases) {
     lines.push(`lease: ${lease.command} run ${lease.runId} held by ${lease.holder} until ${lease.expiresAt}${lease.live ? '' : ' (expired)'}`);

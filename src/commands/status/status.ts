@@ -2,6 +2,7 @@ import { quoteIdent } from '../../engine/sql-files.ts';
 import { stateSchemaExists } from '../../engine/state-schema.ts';
 import { summaryHead, type RunSummary } from '../../report/summary.ts';
 import type { CommandContext } from '../../engine/context.ts';
+import { isDeadLocalHolder, LEASE_TTL_SECONDS } from '../../engine/leases.ts';
 
 // How many recent runs `status` lists.
 const RECENT_RUNS = 10;
@@ -9,7 +10,13 @@ const RECENT_RUNS = 10;
 export interface RunStatus {
   runId: string;
   command: string;
+  /**
+   * As recorded, except `abandoned`: recorded as running, but no live worker holds it (every lease
+   * expired, or held by a process on this machine that no longer exists: kill -9, OOM, a reboot).
+   */
   status: string;
+  /** For an abandoned run: its last sign of life (the last lease renewal), the worker that gave it, and how to go on. */
+  abandoned: { since: string; lastWorker: string | null; resume: string } | null;
   startedAt: string;
   finishedAt: string | null;
   heartbeatAt: string;
@@ -73,11 +80,20 @@ export async function status(context: CommandContext): Promise<RunSummary> {
     split: number;
     workers: string[];
     elapsed_s: number;
+    scope: Record<string, unknown>;
+    live_holders: string[];
+    last_renewed_at: Date | null;
+    last_holder: string | null;
   }>(
-    `select r.run_id, r.command, r.status, r.started_at, r.finished_at, r.heartbeat_at, r.summary,
-            (to_jsonb(r) ->> 'keys_total')::int as keys_total, b.*,
+    `select r.run_id, r.command, r.status, r.started_at, r.finished_at, r.heartbeat_at, r.summary, r.scope,
+            (to_jsonb(r) ->> 'keys_total')::int as keys_total, b.*, l.*,
             extract(epoch from coalesce(r.finished_at, now()) - r.started_at)::float8 as elapsed_s
        from ${state}.runs r
+       cross join lateral (
+         select coalesce(array_agg(holder) filter (where expires_at > now()), '{}') as live_holders,
+                max(expires_at) - make_interval(secs => $2) as last_renewed_at,
+                (array_agg(holder order by expires_at desc))[1] as last_holder
+           from ${state}.leases where run_id = r.run_id) l
        cross join lateral (
          select coalesce(sum(rooms) filter (where status = 'done'), 0)::int as done,
                 count(*) filter (where status = 'pending')::int as pending,
@@ -87,7 +103,7 @@ export async function status(context: CommandContext): Promise<RunSummary> {
                 coalesce(array_agg(distinct claimed_by) filter (where status = 'running' and claimed_by is not null), '{}') as workers
            from ${state}.batches where run_id = r.run_id) b
       order by r.started_at desc limit $1`,
-    [RECENT_RUNS],
+    [RECENT_RUNS, LEASE_TTL_SECONDS],
   );
   // Runs recorded without their total (before the column existed) that walk rooms: all rooms, as
   // before. After drop-legacy, public.rooms is gone: status still reads the runs, without an ETA.
@@ -102,11 +118,19 @@ export async function status(context: CommandContext): Promise<RunSummary> {
     const unit = unitOf(run.command);
     const rate = run.elapsed_s > 0 && run.done > 0 ? run.done / run.elapsed_s : null;
     const total = run.keys_total ?? (unit === 'rooms' ? allRooms : null);
-    const running = run.status === 'running';
+    const abandoned = run.status === 'running' && run.live_holders.every(isDeadLocalHolder);
+    const running = run.status === 'running' && !abandoned;
     return {
       runId: run.run_id,
       command: run.command,
-      status: run.status,
+      status: abandoned ? 'abandoned' : run.status,
+      abandoned: abandoned
+        ? {
+            since: (run.last_renewed_at ?? run.heartbeat_at).toISOString(),
+            lastWorker: run.last_holder,
+            resume: resumeCommand(run.command, run.scope),
+          }
+        : null,
       startedAt: run.started_at.toISOString(),
       finishedAt: run.finished_at?.toISOString() ?? null,
       heartbeatAt: run.heartbeat_at.toISOString(),
@@ -135,4 +159,23 @@ export async function status(context: CommandContext): Promise<RunSummary> {
       live: l.live,
     })),
   };
+}
+
+/**
+ * The command that goes on with an abandoned run: the same command and scope. A new run starts (and marks
+ * the old one incomplete); what the old one committed is already done and is not redone.
+ */
+function resumeCommand(command: string, scope: Record<string, unknown>): string {
+  // Their runs record the tables, not the flags that chose them.
+  if (command === 'drop-legacy' || command === 'restore') return `npx recoup-migrate ${command} with the flags it was started with`;
+  const args = ['npx recoup-migrate', command];
+  const list = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
+  for (const room of list(scope.rooms)) args.push('--room', room);
+  for (const chat of list(scope.chats)) args.push('--chat', chat);
+  if (typeof scope.since === 'string') args.push('--since', scope.since);
+  if (scope.limit !== undefined && scope.limit !== null) args.push('--limit', String(scope.limit));
+  if (scope.sample !== undefined && scope.sample !== null) args.push('--sample', String(scope.sample));
+  if (scope.baseline) args.push('--baseline', '<the same baseline file>');
+  if (command === 'reconcile') args.push('--shared');
+  return args.join(' ');
 }
