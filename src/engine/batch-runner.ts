@@ -263,7 +263,11 @@ async function runOne<B>(config: BatchRunnerConfig, handlers: BatchHandlers<B>, 
   }
 }
 
-/** After a batch failed: split it (statement timeout), or isolate the key that fails, or rethrow. */
+/**
+ * After a batch failed: split it (statement timeout), or isolate the key that fails, or rethrow. A
+ * shared batch is split in the state schema and its halves claimed again; a range planned in memory
+ * (plain reconcile, dry runs) is halved here and each half run in turn, down to one key.
+ */
 async function recover<B>(
   config: BatchRunnerConfig,
   handlers: BatchHandlers<B>,
@@ -273,10 +277,28 @@ async function recover<B>(
   error: unknown,
 ): Promise<B | null> {
   if (error instanceof LeaseLostError) throw error;
-  const code = (error as { code?: string }).code;
-  if (code === STATEMENT_TIMEOUT_SQLSTATE && batch && (await splitBatch(config.pool, config.stateSchema, batch, config.keyset))) {
+  const timedOut = (error as { code?: string }).code === STATEMENT_TIMEOUT_SQLSTATE;
+  if (timedOut && batch && (await splitBatch(config.pool, config.stateSchema, batch, config.keyset))) {
     config.logger.warn({ batch: batch.batchNo, range }, 'Batch hit statement_timeout; split in two and retried');
     return null;
+  }
+  if (timedOut && !batch) {
+    const halves = await config.keyset.halve(config.pool, range);
+    if (halves) {
+      config.logger.warn({ range }, 'Batch hit statement_timeout; split in two and retried');
+      for (const half of [{ after: range.after, last: halves.mid }, { after: halves.mid, last: range.last }]) {
+        const result = await runOne(config, handlers, half, null);
+        if (result !== null) await handlers.onResults(result);
+      }
+      return null;
+    }
+  }
+  if (timedOut && !handlers.isolate) {
+    // One key alone outlasts the timeout: nothing smaller to split it into.
+    throw Object.assign(
+      new Error(`${config.keyset.unit === 'rooms' ? 'Room' : 'Message'} ${range.last} alone takes longer than the statement timeout (${errorMessage(error)}). Raise --statement-timeout and run again.`),
+      { code: STATEMENT_TIMEOUT_SQLSTATE },
+    );
   }
   // A lost connection ends the run (exit 3; a re-run continues). Lock timeouts, deadlocks and
   // serialization failures that outlived their retries isolate the key instead of failing forever.
