@@ -4,6 +4,7 @@ import type { CommandContext } from '../engine/context.ts';
 import { createPool, resolveConnection } from '../engine/connection.ts';
 import { defaultReportDir } from '../report/report-writer.ts';
 import { canonicalSummary, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
+import { renderHuman } from '../report/summary-text.ts';
 import { describeFlagErrors, type BaseFlags } from '../engine/config.ts';
 import { DEFAULT_STATE_SCHEMA } from '../engine/state-schema.ts';
 import { describeRunError, errorMessage, PreconditionError, scrubSecrets } from '../engine/errors.ts';
@@ -96,54 +97,4 @@ function finish(finished: RunSummary, json: boolean): ExitCode {
   if (summary.error) process.stderr.write(`error: ${summary.error}\n`);
   process.stdout.write(json ? `${JSON.stringify(summary)}\n` : renderHuman(summary));
   return summary.exitCode;
-}
-
-function renderHuman(summary: RunSummary): string {
-  const lines: string[] = [];
-  const head = `${summary.command}${summary.dryRun ? ' (dry run)' : ''}: exit ${summary.exitCode}${summary.complete ? '' : ' (incomplete)'}`;
-  lines.push(head);
-  for (const problem of summary.problems ?? []) lines.push(`problem: ${problem}`);
-  const counts = (name: string, counters: object | undefined) => {
-    if (!counters) return;
-    lines.push(`${name}: ${Object.entries(counters).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  };
-  counts('rooms', summary.rooms);
-  counts('messages', summary.messages);
-  const reasons = Object.entries(summary.reasons);
-  if (reasons.length > 0) lines.push(`reasons: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  if (summary.reportDir) lines.push(`reports: ${summary.reportDir}`);
-  if (Array.isArray(summary.runs)) lines.push(...renderRuns(summary.runs as RunLine[], (summary.leases ?? []) as LeaseLine[]));
-  return `${lines.join('\n')}\n`;
-}
-
-interface RunLine {
-  runId: string;
-  command: string;
-  status: string;
-  startedAt: string;
-  unit: string;
-  done: number;
-  perSecond: number | null;
-  etaSeconds: number | null;
-  workers: string[];
-  abandoned?: { since: string; lastWorker: string | null; resume: string } | null;
-}
-interface LeaseLine { command: string; runId: string; holder: string; expiresAt: string; live: boolean }
-
-function renderRuns(runs: RunLine[], leases: LeaseLine[]): string[] {
-  const lines = runs.length === 0 ? ['no runs recorded'] : ['recent runs:'];
-  for (const run of runs) {
-    const rate = run.perSecond ? `, ${run.perSecond.toFixed(0)} ${run.unit}/s` : '';
-    const eta = run.etaSeconds !== null ? `, ETA ${Math.ceil(run.etaSeconds)} s` : '';
-    const workers = run.workers.length > 0 ? `, workers ${run.workers.join(' ')}` : '';
-    lines.push(`  ${run.startedAt}  ${run.command.padEnd(16)} ${run.status.padEnd(10)} ${run.runId}  ${run.done} ${run.unit}${rate}${eta}${workers}`);
-    if (run.abandoned) {
-      const by = run.abandoned.lastWorker ? ` by ${run.abandoned.lastWorker}` : '';
-      lines.push(`      no live worker: last seen ${run.abandoned.since}${by}. To go on: ${run.abandoned.resume}`);
-    }
-  }
-  for (const lease of leases) {
-    lines.push(`lease: ${lease.command} run ${lease.runId} held by ${lease.holder} until ${lease.expiresAt}${lease.live ? '' : ' (expired)'}`);
-  }
-  return lines;
 }

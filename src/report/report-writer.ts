@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { appendFile, chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { AttentionList } from './attention.ts';
 import { renderSummaryMarkdown } from './summary-markdown.ts';
 import { canonicalSummary, type RunSummary } from './summary.ts';
 
@@ -20,6 +21,7 @@ export class ReportWriter {
   readonly dir: string;
   private readonly rooms: WriteStream;
   private lines = 0;
+  private readonly attention = new AttentionList();
 
   private constructor(dir: string, rooms: WriteStream) {
     this.dir = dir;
@@ -43,6 +45,7 @@ export class ReportWriter {
   /** Appends one line to rooms.jsonl. Waits when the stream is backed up, so memory stays bounded. */
   async writeRoom(line: object): Promise<void> {
     this.lines += 1;
+    this.attention.add(line);
     if (!this.rooms.write(`${JSON.stringify(line)}\n`)) {
       await new Promise<void>((ok) => this.rooms.once('drain', () => ok()));
     }
@@ -55,7 +58,7 @@ export class ReportWriter {
   async finish(finished: RunSummary): Promise<void> {
     await new Promise<void>((ok, fail) => this.rooms.end((error?: Error | null) => (error ? fail(error) : ok())));
     const summary = canonicalSummary(finished);
-    const markdown = renderSummaryMarkdown(summary);
+    const markdown = renderSummaryMarkdown(summary, this.attention);
     for (const [name, text] of [['summary.json', `${JSON.stringify(summary, null, 2)}\n`], ['summary.md', markdown]] as const) {
       await writeFile(join(this.dir, name), text, { mode: REPORT_FILE_MODE });
       await chmod(join(this.dir, name), REPORT_FILE_MODE);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,5 +120,40 @@ describe('summaries in a stable order', () => {
     const stable = (stdout: string, runId: string) =>
       stdout.replaceAll(runId, '<run>').replace(/"(startedAt|finishedAt)":"[^"]+"/g, '"$1":"<time>"').replace(/"reportDir":"[^"]+"/, '"reportDir":"<dir>"');
     expect(stable(second.stdout, second.json!.runId)).toBe(stable(first.stdout, first.json!.runId));
+  });
+
+  it('summary.md names the rooms that need a person, with their codes, up to a cap, and never their content', async () => {
+    const dir = join(reports, 'drift');
+    const result = await runCli(['reconcile', '--json', '--report-dir', dir], { databaseUrl: env.db.url });
+    expect(result.code).toBe(1);
+    const markdown = readFileSync(join(dir, 'summary.md'), 'utf8');
+    const drift = result.json!.rooms.drift as number;
+    expect(drift).toBeGreaterThan(20);
+    expect(markdown).toContain(`### Rooms that need a person (${drift})`);
+    const rows = markdown.split('\n').filter((line) => /^\| `[0-9a-f-]{36}` \| drift \|/.test(line));
+    expect(rows).toHaveLength(20);
+    expect(rows.every((row) => row.includes('`message_missing`') || row.includes('`session_missing`'))).toBe(true);
+    expect(markdown).toContain(`…and ${drift - 20} more (the first 20 are listed); every one is in rooms.jsonl.`);
+    // Ids, statuses and codes only: no message text from the legacy rows.
+    for (const text of ['Track found.', 'Balance retrieved.', 'Recovered answer']) expect(markdown).not.toContain(text);
+  });
+
+  it('after backfill, summary.md lists the rooms with the most skipped memories, and the human summary says what its counters mean', async () => {
+    const dir = join(reports, 'backfill');
+    const result = await runCli(['backfill', '--report-dir', dir], { databaseUrl: env.db.url });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('(converted: memories the converter turned into messages in this run; written: rows this run inserted or updated');
+    expect(result.stdout).not.toContain('the whole run');
+    const markdown = readFileSync(join(dir, 'summary.md'), 'utf8');
+    expect(markdown).toMatch(/### Rooms with skipped memories \(\d+\)/);
+    expect(markdown).toMatch(/\| `[0-9a-f-]{36}` \| skipped \| 0 \| `room_no_account` \|/);
+    expect(markdown).toMatch(/\| `[0-9a-f-]{36}` \| migrated \| 1 \| `message_[a-z_]+` \|/);
+  });
+
+  it('a walk that stops early says how far it got of the rooms in scope', async () => {
+    const result = await runCli(['backfill', '--time-budget', '1ms', '--report-dir', join(reports, 'budget')], { databaseUrl: env.db.url });
+    expect(result.code, result.stderr).toBe(0);
+    const rooms = Number(/stopped at --time-budget after (\d+) of (\d+) rooms in scope; run the same command again to finish/.exec(result.stdout)?.[2]);
+    expect(rooms).toBe(loadMessageFixtures().length + 2);
   });
 });

@@ -60,10 +60,13 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
     logger,
   };
   let runError: unknown = null;
+  // The keys in scope when the walk started, for "walked N of M" when it stops early.
+  let inScope: number | null = null;
   let stopReason: StopReason | null = null;
   try {
     const keyset = roomKeyset(options.scope);
     const total = await keyset.count(pool);
+    inScope = total;
     logger.info({ rooms: total, database: context.connection.display, dryRun: options.dryRun, runId }, 'Backfill starting');
     progress.start(total);
     stopReason = await runBatches<BackfillRoomResult[]>(
@@ -110,6 +113,7 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
     messages: tally.stats.messages,
     reasons: tally.stats.reasons,
     reportDir: report.dir,
+    ...(inScope !== null ? { inScope: { rooms: inScope } } : {}),
     ...(joined ? { joinedRun: true } : {}),
     ...(runTotals ? { runTotals: { rooms: runTotals.rooms, messages: runTotals.messages, reasons: runTotals.reasons } } : {}),
     ...(stopReason && stopReason !== 'done' ? { stoppedBy: stopReason } : {}),

@@ -64,6 +64,8 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
   const tally = new FixPartsTally();
   const progress = createProgress(options.dryRun ? 'fix-parts (dry run)' : 'fix-parts', context.progress, 'messages');
   let runError: unknown = null;
+  // The keys in scope when the walk started, for "walked N of M" when it stops early.
+  let inScope: number | null = null;
   let stopReason: StopReason | null = null;
   try {
     const scope = await resolveMessageScope(pool, options.scope);
@@ -83,6 +85,7 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
       ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
     };
     const total = await keyset.count(pool);
+    inScope = total;
     logger.info({ messages: total, database: context.connection.display, dryRun: options.dryRun, runId }, 'fix-parts starting');
     progress.start(total);
     stopReason = await runBatches<BatchResult>(
@@ -125,6 +128,7 @@ async function walkAndReport(options: FixPartsOptions, context: CommandContext, 
     chats: tally.chatCounts(),
     reasons: tally.reasons,
     reportDir: report.dir,
+    ...(inScope !== null ? { inScope: { messages: inScope } } : {}),
     ...(run.joined ? { joinedRun: true } : {}),
     ...(runTotals ? { runTotals: { messages: runTotals.messageCounters(), classes: runTotals.classes, reasons: runTotals.reasons } } : {}),
     ...(stopReason && stopReason !== 'done' ? { stoppedBy: stopReason } : {}),

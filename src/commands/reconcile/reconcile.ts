@@ -106,9 +106,12 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
   const keyset = roomKeyset(options.scope);
 
   let runError: unknown = null;
+  // The keys in scope when the walk started, for "walked N of M" when it stops early.
+  let inScope: number | null = null;
   let stopReason: StopReason | null = null;
   try {
     const total = await keyset.count(pool);
+    inScope = total;
     logger.info({ rooms: total, database: context.connection.display, ledger: ledgerSchema !== null, sample: options.sample, runId: run.runId }, 'Reconcile starting');
     progress.start(total);
     stopReason = await runBatches<BatchOutcome>(
@@ -157,6 +160,7 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
     messages: tally.messages as unknown as MessageCounters,
     reasons: tally.reasons,
     reportDir: report.dir,
+    ...(inScope !== null ? { inScope: { rooms: inScope } } : {}),
     ledger: ledgerSchema !== null,
     app: tally.app,
     ...(options.sample !== undefined ? { sample: options.sample } : {}),

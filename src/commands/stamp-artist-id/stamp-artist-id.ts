@@ -87,8 +87,11 @@ async function stampWithLease(options: StampArtistIdOptions, context: CommandCon
     overwrite: options.overwriteConflicts ? { table: artistIdBackupTable(stateSchema), runId } : null,
   };
   let runError: unknown = null;
+  // The keys in scope when the walk started, for "walked N of M" when it stops early.
+  let inScope: number | null = null;
   try {
     const total = await countArtistRooms(pool, options.scope);
+    inScope = total;
     logger.info({ rooms: total, dryRun: options.dryRun, preserveUpdatedAt }, 'Stamping artist_id');
     progress.start(total);
     const plan = planArtistRoomPages(pool, options.scope, options.batchSize);
@@ -122,6 +125,7 @@ async function stampWithLease(options: StampArtistIdOptions, context: CommandCon
     lockRetries: preflight.lockRetries + schema.lockRetries,
     updatedAtPreserved: preserveUpdatedAt,
     reportDir: report.dir,
+    ...(inScope !== null ? { inScope: { rooms: inScope } } : {}),
     ...errorField(runError, context.connection.secrets),
   };
   await report.finish(summary);
