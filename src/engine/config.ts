@@ -119,6 +119,22 @@ export const budgetFlags = {
   maxFailed: wholeNumber(0).optional(),
 };
 
+/**
+ * --undo takes back a whole run: a flag that would narrow or pace a walk is refused beside it rather than
+ * ignored (an undo that looked scoped to one room removed a whole run's rows).
+ */
+export function refuseWithUndo<T extends { undo?: string | undefined }>(flags: readonly (keyof T & string)[]) {
+  return (value: T, context: z.RefinementCtx) => {
+    if (value.undo === undefined) return;
+    for (const flag of flags) {
+      if (value[flag] === undefined) continue;
+      context.addIssue({ code: 'custom', path: [flag], message: 'does not apply with --undo, which takes back the whole run; leave it out' });
+    }
+  };
+}
+
+const UNDO_REFUSES_BACKFILL = ['room', 'since', 'limit', 'maxSkippedRatio', 'maxSkippedRooms', 'maxFailed', 'targetBatchMs', 'timeBudget'] as const;
+
 export const backfillFlags = z
   .object({
     ...connectionFlags,
@@ -129,7 +145,8 @@ export const backfillFlags = z
     dryRun: z.boolean().default(false),
     undo: uuid.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(refuseWithUndo([...UNDO_REFUSES_BACKFILL]));
 export type BackfillFlags = z.infer<typeof backfillFlags>;
 
 export const commonFlags = z.object({ ...connectionFlags, ...outputFlags });

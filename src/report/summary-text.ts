@@ -22,6 +22,7 @@ export function renderHuman(summary: RunSummary): string {
   } else if (summary.joinedRun === true) {
     lines.push('the whole run: not finished when this process stopped; `npx recoup-migrate status` shows it');
   }
+  lines.push(...undone(summary));
   const stopped = stoppedEarly(summary);
   if (stopped) lines.push(stopped);
   if (summary.reportDir) lines.push(`reports: ${summary.reportDir}`);
@@ -43,6 +44,17 @@ function counts(summary: Pick<RunSummary, 'rooms' | 'messages' | 'reasons'>, ind
   if (summary.messages && 'written' in summary.messages && 'converted' in summary.messages) lines.push(`${indent}  ${MESSAGE_COUNTERS_LEGEND}`);
   const reasons = Object.entries(summary.reasons ?? {});
   if (reasons.length > 0) lines.push(`${indent}reasons: ${reasons.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  return lines;
+}
+
+/** What an undo took back, and what it left because the app changed it since. */
+function undone(summary: RunSummary): string[] {
+  if (typeof summary.undoneRunId !== 'string') return [];
+  const entries = (counters: unknown) => Object.entries(counters as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(', ');
+  const lines = [`undo of run ${summary.undoneRunId}${summary.dryRun ? ' (dry run: nothing was changed)' : ''}:`];
+  if (summary.removed) lines.push(`  removed: ${entries(summary.removed)}`);
+  if (typeof summary.kept === 'number') lines.push(`  kept: ${summary.kept} row(s) the run inserted that the app has changed or written to since`);
+  if (summary.restored) lines.push(`  messages: ${entries(summary.restored)}`);
   return lines;
 }
 

@@ -190,4 +190,31 @@ describe('backfill --undo', () => {
     expect(redo.json!.rooms.migrated).toBe(1);
     expect((await env.pool.query(`select count(*)::int as n from chat_messages where chat_id = $1`, [quiet])).rows[0].n).toBe(2);
   });
+
+  it('refuses the walking flags beside --undo (it takes back the whole run), and says what the undo removed and kept', async () => {
+    const one = await roomWithMessages('one', ['a', 'b']);
+    const two = await roomWithMessages('two', ['c']);
+    const first = await backfill();
+    const before = await targetSnapshot(env.pool);
+    for (const flags of [['--room', one], ['--since', '2025-01-01'], ['--limit', '1'], ['--time-budget', '5m']]) {
+      const scoped = await runCli(['backfill', '--undo', first.json!.runId, ...flags], { databaseUrl: env.db.url });
+      expect(scoped.code, flags.join(' ')).toBe(2);
+      expect(scoped.stderr).toContain(`${flags[0]}: does not apply with --undo, which takes back the whole run; leave it out`);
+    }
+    expect(await targetSnapshot(env.pool)).toEqual(before);
+
+    await env.pool.query(
+      `insert into chat_messages (id, chat_id, role, parts) values ('app-2', $1, 'user', '{"id":"app-2","role":"user","parts":[{"type":"text","text":"hi"}]}')`,
+      [two],
+    );
+    const undo = await runCli(['backfill', '--undo', first.json!.runId], { databaseUrl: env.db.url });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.stdout).toContain(`undo of run ${first.json!.runId}:\n  removed: sessions 1, chats 1, messages 2\n  kept: 3 row(s) the run inserted`);
+  });
+
+  it('fix-parts --undo refuses a chat scope the same way', async () => {
+    const result = await runCli(['fix-parts', '--undo', '00000000-0000-4000-8000-000000000001', '--chat', 'c-1'], { databaseUrl: env.db.url });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--chat: does not apply with --undo');
+  });
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { fixParts } from './fix-parts.ts';
 import { undoFixParts } from './undo.ts';
 import { exitCodesHelp, STOPPED_BY_BUDGET } from '../../report/summary.ts';
-import { connectionFlags, outputFlags, pacingFlags, walkFlags } from '../../engine/config.ts';
+import { connectionFlags, outputFlags, pacingFlags, refuseWithUndo, walkFlags } from '../../engine/config.ts';
 import { addCommonOptions, addPacingOptions, dryRunOption, pacingFrom } from '../../cli/options.ts';
 import { runCommand } from '../../cli/run-command.ts';
 
@@ -28,7 +28,8 @@ export const fixPartsFlags = z
     dryRun: z.boolean().default(false),
     undo: runId.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine(refuseWithUndo(['room', 'chat', 'since', 'limit', 'targetBatchMs', 'timeBudget']));
 
 export function registerFixParts(program: Command, setExitCode: (code: number) => void): void {
   addPacingOptions(addCommonOptions(program.command('fix-parts')))
