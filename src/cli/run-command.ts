@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { CommandContext } from '../engine/context.ts';
 import { createPool, resolveConnection } from '../engine/connection.ts';
-import { defaultReportDir } from '../report/report-writer.ts';
+import { assertReportDirWritable, defaultReportDir } from '../report/report-writer.ts';
 import { canonicalSummary, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { renderHuman } from '../report/summary-text.ts';
 import { describeFlagErrors, type BaseFlags } from '../engine/config.ts';
@@ -44,6 +44,8 @@ export async function runCommand<S extends z.ZodType<BaseFlags & { concurrency?:
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
+    // The commands that take --report-dir write reports: find out now that they can, not after the lease.
+    if (takesReportDir(schema)) await assertReportDirWritable(flags.reportDir ?? defaultReportDir(command, runId));
     const connection = resolveConnection(flags);
     secrets = connection.secrets;
     const logger = createLogger(flags.logLevel, secrets).child({ command, runId });
@@ -80,6 +82,11 @@ export async function runCommand<S extends z.ZodType<BaseFlags & { concurrency?:
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function takesReportDir(schema: z.ZodType): boolean {
+  const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
+  return shape !== undefined && 'reportDir' in shape;
 }
 
 function failureSummary(command: string, runId: string, startedAt: Date, exitCode: ExitCode, error: string): RunSummary {

@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { appendFile, chmod, mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { appendFile, chmod, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { errorMessage, PreconditionError } from '../engine/errors.ts';
 import { AttentionList } from './attention.ts';
 import { renderSummaryMarkdown } from './summary-markdown.ts';
 import { canonicalSummary, type RunSummary } from './summary.ts';
@@ -11,6 +12,29 @@ const REPORT_FILE_MODE = 0o600;
 
 export function defaultReportDir(command: string, runId: string): string {
   return resolve('recoup-migrate-reports', `${command}-${runId}`);
+}
+
+/**
+ * Before any lease or write: the report folder can be made, and written to. Probed for real (a file
+ * written and removed in its parent), since access() says yes to root for places like /proc that refuse
+ * every file. The folder itself is made later by the run, which may pick another one when it joins a
+ * shared run.
+ */
+export async function assertReportDirWritable(dir: string): Promise<void> {
+  const absolute = resolve(dir);
+  const refuse = (why: string) =>
+    new PreconditionError(`Cannot write reports to ${absolute}: ${why}. Pass --report-dir with a folder this user can create and write.`);
+  const existing = await stat(absolute).catch(() => null);
+  if (existing && !existing.isDirectory()) throw refuse('it exists and is not a folder');
+  const parent = dirname(absolute);
+  const probe = join(parent, `.recoup-migrate-write-test-${process.pid}`);
+  try {
+    await mkdir(parent, { recursive: true, mode: REPORT_DIR_MODE });
+    await writeFile(probe, '', { mode: REPORT_FILE_MODE });
+  } catch (error) {
+    throw refuse(errorMessage(error));
+  }
+  await unlink(probe).catch(() => {});
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,5 +155,22 @@ describe('summaries in a stable order', () => {
     expect(result.code, result.stderr).toBe(0);
     const rooms = Number(/stopped at --time-budget after (\d+) of (\d+) rooms in scope; run the same command again to finish/.exec(result.stdout)?.[2]);
     expect(rooms).toBe(loadMessageFixtures().length + 2);
+  });
+
+  it('an unwritable --report-dir is exit 2 before any lease, run record or write', async () => {
+    const runs = async () =>
+      (await env.pool.query(`select count(*)::int as n from recoup_migrate.runs`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n as number;
+    const leases = async () =>
+      (await env.pool.query(`select count(*)::int as n from recoup_migrate.leases`).catch(() => ({ rows: [{ n: 0 }] }))).rows[0].n as number;
+    const before = [await runs(), await leases()];
+    const aFile = join(reports, 'a-file');
+    writeFileSync(aFile, 'not a folder');
+    for (const dir of ['/proc/recoup-migrate-reports', aFile, join(aFile, 'below')]) {
+      const result = await runCli(['backfill', '--report-dir', dir], { databaseUrl: env.db.url });
+      expect(result.code, dir).toBe(2);
+      expect(result.stderr).toContain(`Cannot write reports to ${dir}`);
+      expect(result.stderr).toContain('Pass --report-dir with a folder this user can create and write.');
+    }
+    expect([await runs(), await leases()]).toEqual(before);
   });
 });
