@@ -47,6 +47,7 @@ export function resolveConnection(
   let port = Number(env.PGPORT ?? 5432);
   let database = env.PGDATABASE ?? env.PGUSER ?? env.USER ?? '';
   let sslModeInUrl: string | null = null;
+  let libpqCompat = false;
   const secrets: string[] = [];
   if (env.PGPASSWORD) secrets.push(env.PGPASSWORD);
 
@@ -68,6 +69,7 @@ export function resolveConnection(
     port = parsed.port ? Number(parsed.port) : 5432;
     database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || database;
     sslModeInUrl = parsed.searchParams.get('sslmode');
+    libpqCompat = parsed.searchParams.get('uselibpqcompat') === 'true';
     if (options.sslCa && sslModeInUrl) {
       // node-postgres lets an sslmode in the URL silently replace the ssl object built below.
       parsed.searchParams.delete('sslmode');
@@ -107,12 +109,8 @@ export function resolveConnection(
       'TLS server verification is OFF (--insecure-tls): the connection is encrypted but a man in the ' +
         'middle could read it. Use --ssl-ca <Supabase root certificate> instead.',
     );
-  } else if (!sslModeInUrl && !local && !options.allowPlaintext && env.PGSSLMODE === undefined) {
-    throw new PreconditionError(
-      `Refusing a plaintext connection to ${host}: chat history would cross the network unencrypted. ` +
-        'Pass --ssl-ca <root certificate> (recommended for Supabase), add sslmode to the URL, or ' +
-        '--allow-plaintext if this network is trusted.',
-    );
+  } else {
+    warnings.push(...sslModePolicy(sslModeInUrl ?? env.PGSSLMODE ?? null, { host, local, libpqCompat, allowPlaintext: options.allowPlaintext === true }));
   }
 
   return { config, display: `${host}:${port}/${database}`, database, secrets, warnings };
@@ -131,4 +129,43 @@ export function createPool(connection: ResolvedConnection, max: number): pg.Pool
   // converting messages mid-transaction): its next query rejects instead, and the run handles that.
   pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
+}
+
+/**
+ * The TLS policy, whatever the URL or PGSSLMODE ask for: plaintext to a non-local host needs
+ * --allow-plaintext, and TLS that does not verify the server needs --insecure-tls; both are said loudly.
+ * Returns the warnings; throws what it refuses. Modes as node-postgres reads them (pg-connection-string):
+ * disable is plaintext; no-verify, and require/prefer with uselibpqcompat=true, encrypt without verifying;
+ * require, prefer, verify-ca and verify-full otherwise verify fully, against Node's own CAs.
+ */
+function sslModePolicy(
+  mode: string | null,
+  at: { host: string; local: boolean; libpqCompat: boolean; allowPlaintext: boolean },
+): string[] {
+  const plaintext = mode === null || mode === 'disable' || mode === 'allow';
+  if (plaintext) {
+    if (at.local) return [];
+    const said = mode === null ? 'no TLS was asked for' : `sslmode=${mode} asks for none`;
+    if (!at.allowPlaintext) {
+      throw new PreconditionError(
+        `Refusing a plaintext connection to ${at.host}: ${said}, and chat history would cross the network unencrypted. ` +
+          'Pass --ssl-ca <root certificate> (recommended for Supabase), or --allow-plaintext if this network is trusted.',
+      );
+    }
+    return [`The connection to ${at.host} is NOT encrypted (--allow-plaintext): anyone on the network path can read the chat history.`];
+  }
+  const unverified = mode === 'no-verify' || (at.libpqCompat && (mode === 'require' || mode === 'prefer'));
+  if (unverified) {
+    throw new PreconditionError(
+      `sslmode=${mode}${at.libpqCompat ? ' with uselibpqcompat=true' : ''} encrypts without verifying the server, so a man in the middle could read the data. ` +
+        'Verify it with --ssl-ca <root certificate> (Supabase\'s), or, to accept that, remove the sslmode and pass --insecure-tls.',
+    );
+  }
+  if (mode === 'require' || mode === 'prefer') {
+    return [
+      `sslmode=${mode}: node-postgres verifies the server fully, against Node's built-in CAs (not libpq's encrypt-only ${mode}); ` +
+        "Supabase's certificate then fails with SELF_SIGNED_CERT_IN_CHAIN. Pass --ssl-ca <Supabase root certificate>, or --insecure-tls to encrypt without verifying.",
+    ];
+  }
+  return [];
 }
