@@ -53,21 +53,26 @@ export function resolveConnection(
 
   let connectionString: string | undefined;
   if (url) {
+    // No part of the URL is quoted back in these errors: it may hold the password.
+    const ENCODE = 'A password holding @ : / ? # % or a space must be percent-encoded (encodeURIComponent).';
     let parsed: URL;
     try {
       parsed = new URL(url);
     } catch {
-      throw new PreconditionError(
-        'The database URL is not a valid URL. Expected postgres://user:password@host:5432/database.',
-      );
+      throw new PreconditionError(`The database URL is not a valid URL. Expected postgres://user:password@host:5432/database. ${ENCODE}`);
+    }
+    // Two @ in the URL: one is in the password, unencoded, and where the password ends can only be guessed
+    // (a / in it makes its tail read as the host and database, and those are quoted in errors).
+    if (url.split('?')[0]!.indexOf('@') !== url.split('?')[0]!.lastIndexOf('@')) {
+      throw new PreconditionError(`The database URL has more than one @, so its password cannot be told from its host. ${ENCODE}`);
     }
     if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
       throw new PreconditionError(`The database URL must start with postgres://, not ${parsed.protocol}//.`);
     }
-    if (parsed.password) secrets.push(decodeURIComponent(parsed.password), parsed.password);
+    if (parsed.password) secrets.push(decodedOrAsIs(parsed.password), parsed.password, ...rawPassword(url));
     host = parsed.hostname;
     port = parsed.port ? Number(parsed.port) : 5432;
-    database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || database;
+    database = decodedOrAsIs(parsed.pathname.replace(/^\//, '')) || database;
     sslModeInUrl = parsed.searchParams.get('sslmode');
     libpqCompat = parsed.searchParams.get('uselibpqcompat') === 'true';
     if (options.sslCa && sslModeInUrl) {
@@ -168,4 +173,20 @@ function sslModePolicy(
     ];
   }
   return [];
+}
+
+/** A percent-encoded URL part, decoded; as it is when it does not decode (an unencoded % in a password). */
+function decodedOrAsIs(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The password exactly as typed in the URL (between the user's colon and the @), to scrub it as such too. */
+function rawPassword(url: string): string[] {
+  const authority = /^[a-z]+:\/\/([^@]*)@/i.exec(url)?.[1];
+  const colon = authority?.indexOf(':') ?? -1;
+  return authority !== undefined && colon >= 0 ? [authority.slice(colon + 1)] : [];
 }

@@ -62,6 +62,8 @@ describe('backfill preflight', () => {
       expect(result.json!.error).toContain('rooms');
     } finally {
       await env.pool.query(`drop owned by ${role}`);
+      // A run as this role may have created the state schema: it stays, owned by the test's own role.
+      await env.pool.query(`reassign owned by ${role} to current_user`);
       await env.pool.query(`drop role ${role}`);
     }
   });
@@ -132,6 +134,8 @@ describe('backfill preflight', () => {
       expect(result.json!.error).toMatch(/--concurrency \+ 2 connections\. Lower --concurrency or run fewer worker processes/);
     } finally {
       await env.pool.query(`drop owned by ${role}`);
+      // A run as this role may have created the state schema: it stays, owned by the test's own role.
+      await env.pool.query(`reassign owned by ${role} to current_user`);
       await env.pool.query(`drop role ${role}`);
     }
   });
@@ -178,6 +182,44 @@ describe('secrets', () => {
         expect(text).not.toContain(password);
       }
     } finally {
+      // A run as this role may have created the state schema: it stays, owned by the test's own role.
+      await env.pool.query(`reassign owned by ${role} to current_user`);
+      await env.pool.query(`drop role ${role}`);
+    }
+  });
+
+  it('never prints any part of a password holding @ : / # ? %, percent-encoded or not', async () => {
+    const role = `secret_${randomBytes(4).toString('hex')}`;
+    await env.pool.query(`create role ${role} login superuser`);
+    try {
+      const server = new URL(env.db.url);
+      for (const special of ['@', ':', '/', '#', '?', '%', '@9/']) {
+        const left = `left${randomBytes(4).toString('hex')}`;
+        const right = `right${randomBytes(4).toString('hex')}`;
+        const password = `${left}${special}${right}`;
+        await env.pool.query(`alter role ${role} password '${password}'`);
+        for (const written of [encodeURIComponent(password), password]) {
+          const url = `postgres://${role}:${written}@${server.host}${server.pathname}`;
+          const unreachable = `postgres://${role}:${written}@127.0.0.1:1${server.pathname}`;
+          const runs = [
+            await runCli(['backfill', '--json', '--report-dir', `reports-${randomBytes(4).toString('hex')}`], { databaseUrl: url }),
+            await runCli(['reconcile', '--database-url', unreachable, '--report-dir', `reports-${randomBytes(4).toString('hex')}`]),
+          ];
+          const encoded = written === password ? 'as typed' : 'encoded';
+          for (const run of runs) {
+            expect(run.code, `${special} ${encoded}: ${run.stderr}`).toBeGreaterThanOrEqual(0);
+            for (const part of [left, right, encodeURIComponent(password)]) {
+              expect(run.stdout + run.stderr, `${special} ${encoded}`).not.toContain(part);
+            }
+          }
+          // Encoded, every password works; as typed, it works or is refused with the advice to encode it.
+          if (written !== password) expect(runs[0]!.code, `${special} encoded: ${runs[0]!.stderr}`).toBeLessThan(2);
+          else if (runs[0]!.code === 2) expect(runs[0]!.stderr).toMatch(/percent-encoded|not a valid URL/);
+        }
+      }
+    } finally {
+      // A run as this role may have created the state schema: it stays, owned by the test's own role.
+      await env.pool.query(`reassign owned by ${role} to current_user`);
       await env.pool.query(`drop role ${role}`);
     }
   });
