@@ -4,6 +4,7 @@
  */
 import { safeValidateUIMessages } from 'ai';
 import { isJsonObject } from './json.ts';
+import { describePartType, describeState } from './skip-details.ts';
 
 const MAX_DETAIL_LENGTH = 300;
 
@@ -13,7 +14,8 @@ export async function validateMessage(message: unknown): Promise<string | null> 
     const result = await safeValidateUIMessages({ messages: [message] });
     return result.success ? null : describeValidationError(result.error, message);
   } catch (error) {
-    return truncate(`validator failed: ${error instanceof Error ? error.message : String(error)}`);
+    // Its message may quote the value: only its kind is kept.
+    return `validator failed: ${error instanceof Error ? error.name : typeof error}`;
   }
 }
 
@@ -27,8 +29,9 @@ interface Issue {
 function describeValidationError(error: Error, message: unknown): string {
   const issues = zodIssues(error.cause);
   if (issues === undefined) {
-    // The SDK's own message repeats the whole value; keep only what follows it.
-    return truncate(error.message.replace(/Value: [\s\S]*?\.\s*Error message:/, 'Error message:'));
+    // The SDK's own message repeats the whole value: keep only what follows it, or nothing.
+    const afterValue = /Value: [\s\S]*?\.\s*(Error message:[\s\S]*)$/.exec(error.message)?.[1];
+    return afterValue !== undefined ? truncate(afterValue) : 'the AI SDK rejected it';
   }
   return truncate(issues.map((issue) => describeIssue(issue, message)).join('; '));
 }
@@ -74,8 +77,8 @@ function partAt(message: unknown, path: PropertyKey[]): unknown {
 
 function describePart(part: unknown): string {
   if (!isJsonObject(part)) return 'not an object';
-  const type = typeof part.type === 'string' ? JSON.stringify(part.type.slice(0, 60)) : 'no type';
-  return typeof part.state === 'string' ? `type ${type}, state ${JSON.stringify(part.state.slice(0, 30))}` : `type ${type}`;
+  const type = typeof part.type === 'string' ? describePartType(part.type) : 'no type';
+  return typeof part.state === 'string' ? `${type}, ${describeState(part.state)}` : type;
 }
 
 function formatPath(path: PropertyKey[]): string {

@@ -70,6 +70,7 @@ import { convertParts, isRenderable, malformed } from './convert-parts.ts';
 import { attachmentParts, hasLegacyContent, insertBeforeText, partsFromLegacyFields } from './convert-legacy.ts';
 import { buildMetadata, legacyFields } from './convert-metadata.ts';
 import { validateMessage } from './convert-validate.ts';
+import { describeRole } from './skip-details.ts';
 import {
   SkipMessage,
   type ContentConversion,
@@ -169,7 +170,7 @@ function roleOf(message: JsonObject): MessageRole {
   if (role === undefined || role === null || role === '') throw malformed('content has no role');
   if (typeof role !== 'string') throw malformed(`role is ${describeJsonType(role)}, not a string`);
   if (role === 'user' || role === 'assistant') return role;
-  throw new SkipMessage('message_unsupported_role', `role ${JSON.stringify(role.slice(0, 40))} is not user or assistant`);
+  throw new SkipMessage('message_unsupported_role', `${describeRole(role)} is not user or assistant`);
 }
 
 function tryParseJson(text: string): unknown {
@@ -190,7 +191,8 @@ function describeJsonType(value: unknown): string {
 
 function skipFor(error: unknown): ConversionSkip {
   if (error instanceof SkipMessage) return { ok: false, reason: error.reason, detail: error.detail };
-  // Not expected for any JSON value (the fuzz tests hold it to that); a bug must not crash a room.
-  const text = error instanceof Error ? error.message : String(error);
-  return { ok: false, reason: 'message_malformed', detail: `converter error: ${text.slice(0, 200)}` };
+  // Not expected for any JSON value (the fuzz tests hold it to that); a bug must not crash a room. Its
+  // message may quote the value, so only its kind is kept.
+  const kind = error instanceof Error ? error.name : typeof error;
+  return { ok: false, reason: 'message_malformed', detail: `converter error: ${kind}` };
 }

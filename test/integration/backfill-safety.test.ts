@@ -223,4 +223,21 @@ describe('secrets', () => {
       await env.pool.query(`drop role ${role}`);
     }
   });
+
+  it('puts no value from a message in a report without --show-values: not a made-up role, a tool name or a state', async () => {
+    const accountId = await insertAccount(env.pool);
+    const room = await insertRoom(env.pool, { accountId, topic: 'values' });
+    await insertMemory(env.pool, room, { role: 'my card 4111-1111-1111', content: 'hi' });
+    await insertMemory(env.pool, room, {
+      role: 'assistant',
+      parts: [{ type: 'text', text: 'ok' }, { type: 'tool-wire_4111_to_acct', toolCallId: 'c1', state: 'secret-state-4111', input: {} }],
+    });
+    for (const command of ['backfill', 'backfill', 'reconcile']) {
+      const run = await runCli([command, '--json', '--room', room, '--log-level', 'debug'], { databaseUrl: env.db.url });
+      expect(run.code, run.stderr).toBeLessThan(2);
+      const reports = readdirSync(run.json!.reportDir).map((f) => readFileSync(join(run.json!.reportDir, f), 'utf8'));
+      expect(reports.join('\n')).toContain('message_unsupported_role');
+      for (const text of [run.stdout, run.stderr, ...reports]) expect(text, command).not.toMatch(/4111|secret-state|wire_/);
+    }
+  });
 });

@@ -11,6 +11,7 @@ import {
 } from '../../src/migration/convert.ts';
 import { canonicalJson, isJsonObject, parseJson, stringifyJson } from '../../src/migration/json.ts';
 import { MESSAGE_SKIP_REASONS, type MessageSkipReason } from '../../src/migration/reasons.ts';
+import { valueFreeDetail } from '../../src/migration/skip-details.ts';
 
 interface MessageFixture {
   name: string;
@@ -141,6 +142,31 @@ describe('skip details', () => {
     expect(result.detail).toContain('url');
     expect(result.detail).not.toContain('Blue Hour');
     expect(result.detail.length).toBeLessThanOrEqual(300);
+  });
+
+  it('say what was wrong with a role, a tool part or a state, not what it held', async () => {
+    const role = await convertMemory({ id: 'm-5', content: { role: 'my card 4111-1111-1111', content: 'hi' }, updatedAt: new Date(0) });
+    expect(role).toMatchObject({ ok: false, reason: 'message_unsupported_role' });
+    if (!role.ok) expect(role.detail).toBe('a role of 22 characters that no AI SDK defines is not user or assistant');
+    const sdkRole = await convertMemory({ id: 'm-6', content: { role: 'system', content: 'hi' }, updatedAt: new Date(0) });
+    if (!sdkRole.ok) expect(sdkRole.detail).toBe('role "system" is not user or assistant');
+    const tool = await convertMemory({
+      id: 'm-7',
+      content: { role: 'assistant', parts: [{ type: 'text', text: 'ok' }, { type: 'tool-wire_4111_to_acct', toolCallId: 'c1', state: 'secret-state-9', input: {} }] },
+      updatedAt: new Date(0),
+    });
+    expect(tool).toMatchObject({ ok: false, reason: 'message_invalid' });
+    if (tool.ok) return;
+    expect(tool.detail).toContain('parts[1] (a tool part, a state no AI SDK defines)');
+    expect(tool.detail).not.toMatch(/4111|secret-state|wire/);
+  });
+
+  it('make details an earlier version stored (quoting roles, types and states) value-free when they are reported again', () => {
+    expect(valueFreeDetail('role "my card 4111" is not user or assistant')).toBe('a role of 12 characters that no AI SDK defines is not user or assistant');
+    expect(valueFreeDetail('role "data" is not user or assistant')).toBe('role "data" is not user or assistant');
+    expect(valueFreeDetail('parts[1] (type "tool-wire_money", state "secret"): input: Required')).toBe('parts[1] (a tool part, a state no AI SDK defines): input: Required');
+    expect(valueFreeDetail('parts[0] (type "text", state "done"): text: Required')).toBe('parts[0] (type "text", state "done"): text: Required');
+    expect(valueFreeDetail('converter error: Unexpected token "4111" in JSON')).toBe('converter error');
   });
 
   it('validateEnvelope reports an envelope without parts', async () => {

@@ -5,6 +5,7 @@ import { mapRoomRow, type MappedRoom } from '../../migration/map-room.ts';
 import type { ReasonCode } from '../../migration/reasons.ts';
 import { sessionIdForRoom } from '../../migration/session-id.ts';
 import type { BackfillRoomResult, SkippedMemory } from '../../report/room-result.ts';
+import { valueFreeDetail } from '../../migration/skip-details.ts';
 
 /** Statuses the room ledger records; a re-run skips a room whose fingerprint is unchanged. */
 export type LedgerStatus = 'migrated' | 'skipped' | 'target_deleted';
@@ -23,7 +24,8 @@ export function isUnchangedSinceLedger(row: SourceRoomRow): boolean {
 }
 
 export function unchangedResult(row: SourceRoomRow): BackfillRoomResult {
-  const skipped = row.ledger_skipped ? (JSON.parse(row.ledger_skipped) as SkippedMemory[]) : [];
+  // Details an earlier version stored quoted what the message held: reported again, they are made value-free.
+  const skipped = row.ledger_skipped ? (JSON.parse(row.ledger_skipped) as SkippedMemory[]).map((s) => ({ ...s, detail: valueFreeDetail(s.detail) })) : [];
   const status = row.ledger_status === 'migrated' ? 'unchanged' : (row.ledger_status as BackfillRoomResult['status']);
   const total = row.ledger_memories_total ?? row.memory_count;
   const skippedCount = row.ledger_memories_skipped ?? 0;
