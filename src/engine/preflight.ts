@@ -17,7 +17,7 @@ const PREFLIGHT_LOCK_TIMEOUT_MS = 5_000;
 const PREFLIGHT_STATEMENT_TIMEOUT_MS = 30_000;
 const LOCK_NOT_AVAILABLE = '55P03';
 
-const RLS_TABLES = ['rooms', 'memories', 'sessions', 'chats', 'chat_messages'] as const;
+export const RLS_TABLES = ['rooms', 'memories', 'sessions', 'chats', 'chat_messages'] as const;
 
 // The columns the tool reads or writes. Any other column must be nullable or have a default, or the
 // tool's INSERTs would fail on every row.
@@ -46,7 +46,7 @@ interface ColumnRow {
  * as expected, and the role can see every row through RLS. Throws PreconditionError (exit 2) naming the
  * problem and its fix.
  */
-export async function inspectDatabase(db: pg.Pool | pg.ClientBase, needs: { target: boolean }): Promise<DatabaseShape> {
+export async function inspectDatabase(db: pg.Pool | pg.ClientBase, needs: { target: boolean; writes?: boolean }): Promise<DatabaseShape> {
   if (!(db instanceof pg.Pool)) return await inspectWith(db, needs);
   // information_schema.columns takes ACCESS SHARE on each table; behind a session holding ACCESS
   // EXCLUSIVE (a migration, a VACUUM FULL) it would wait forever. Wait briefly, then say who blocks.
@@ -66,7 +66,7 @@ export async function inspectDatabase(db: pg.Pool | pg.ClientBase, needs: { targ
   }
 }
 
-async function inspectWith(db: pg.ClientBase, needs: { target: boolean }): Promise<DatabaseShape> {
+async function inspectWith(db: pg.ClientBase, needs: { target: boolean; writes?: boolean }): Promise<DatabaseShape> {
   const tables = needs.target ? Object.keys(REQUIRED_COLUMNS) : ['accounts', 'rooms', 'memories'];
   const { rows: columns } = await db.query<ColumnRow>(
     `select table_name, column_name, is_nullable, column_default, is_identity, is_generated
@@ -108,7 +108,7 @@ async function inspectWith(db: pg.ClientBase, needs: { target: boolean }): Promi
     throw new PreconditionError(`The database is not shaped as expected:\n  - ${problems.join('\n  - ')}`);
   }
 
-  await assertVisibleThroughRls(db, needs.target ? RLS_TABLES : ['rooms', 'memories']);
+  await assertVisibleThroughRls(db, needs.target ? RLS_TABLES : ['rooms', 'memories'], needs.writes === true);
 
   const { rows: info } = await db.query<{ version: string; current_user: string }>(
     `select current_setting('server_version') as version, current_user`,
@@ -121,31 +121,69 @@ async function inspectWith(db: pg.ClientBase, needs: { target: boolean }): Promi
   };
 }
 
+/** A table whose rows the role may not all see (or write) through row-level security, and why. */
+export interface HiddenTable {
+  table: string;
+  why: string;
+}
+
+const TARGET_TABLES = new Set(['sessions', 'chats', 'chat_messages']);
+
 /**
- * A role that neither owns an RLS-enabled table nor bypasses RLS sees no rows and no error, and every
- * check would then come out "clean". Refuse instead.
+ * The tables row-level security would hide rows of from this role: it reads no rows and gets no error,
+ * and every check would come out "clean". Row security is not active for a role with BYPASSRLS, for the
+ * owner or a member inheriting from it (unless FORCE ROW LEVEL SECURITY): Postgres' row_security_active()
+ * says so. Where it is active, a table passes only when, for every command the tool runs on it (SELECT;
+ * INSERT, UPDATE and DELETE on the target tables for the writers), a permissive policy that applies to
+ * the role allows every row (a condition of exactly `true`) and no restrictive policy applies.
  */
-async function assertVisibleThroughRls(db: pg.ClientBase, tables: readonly string[]): Promise<void> {
-  const { rows } = await db.query<{ relname: string; hidden: boolean; role: string }>(
-    `select c.relname,
-            c.relrowsecurity
-              and not r.rolsuper
-              and not r.rolbypassrls
-              and (c.relowner <> r.oid or c.relforcerowsecurity) as hidden,
-            r.rolname as role
+export async function tablesHiddenByRls(db: pg.ClientBase | pg.Pool, tables: readonly string[], writes: boolean): Promise<HiddenTable[]> {
+  const { rows } = await db.query<{ relname: string; active: boolean; policies: { cmd: string; permissive: string; qual: string | null; with_check: string | null }[] }>(
+    `select c.relname, row_security_active(c.oid) as active,
+            coalesce((select json_agg(json_build_object('cmd', p.cmd, 'permissive', p.permissive, 'qual', p.qual, 'with_check', p.with_check))
+                        from pg_policies p
+                       where p.schemaname = 'public' and p.tablename = c.relname
+                         and exists (select 1 from unnest(p.roles) as r(name)
+                                      where case when r.name = 'public' then true else pg_has_role(current_user, r.name, 'MEMBER') end)),
+                     '[]'::json) as policies
        from pg_class c
        join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'public'
-       cross join pg_roles r
-      where r.rolname = current_user and c.relname = any($1::text[]) and c.relkind in ('r', 'p')`,
+      where c.relname = any($1::text[]) and c.relkind in ('r', 'p')`,
     [tables],
   );
-  const hidden = rows.filter((row) => row.hidden);
-  if (hidden.length > 0) {
-    const role = hidden[0]?.role ?? 'this role';
-    throw new PreconditionError(
-      `Role ${role} cannot see through row-level security on ${hidden.map((r) => r.relname).join(', ')}: ` +
-        'it would read no rows and report everything clean. Connect as a role with BYPASSRLS (Supabase\'s ' +
-        `postgres role has it), or run: ALTER ROLE ${role} BYPASSRLS;`,
-    );
+  const hidden: HiddenTable[] = [];
+  for (const row of rows) {
+    if (!row.active) continue;
+    const commands = writes && TARGET_TABLES.has(row.relname) ? ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] : ['SELECT'];
+    for (const command of commands) {
+      const applying = row.policies.filter((p) => p.cmd === 'ALL' || p.cmd === command);
+      const restrictive = applying.some((p) => p.permissive !== 'PERMISSIVE');
+      const allRows = applying.some((p) => p.permissive === 'PERMISSIVE' && allowsEveryRow(p, command));
+      if (restrictive || !allRows) {
+        hidden.push({ table: row.relname, why: restrictive ? `a restrictive policy applies to ${command}` : `no policy lets ${command} reach every row` });
+        break;
+      }
+    }
   }
+  return hidden;
+}
+
+/** USING (true) for the rows it reads; a check of true (WITH CHECK, or USING standing in for it) for the rows it writes. */
+function allowsEveryRow(policy: { qual: string | null; with_check: string | null }, command: string): boolean {
+  const check = (policy.with_check ?? policy.qual) === 'true';
+  if (command === 'INSERT') return check;
+  if (command === 'UPDATE') return policy.qual === 'true' && check;
+  return policy.qual === 'true';
+}
+
+async function assertVisibleThroughRls(db: pg.ClientBase, tables: readonly string[], writes: boolean): Promise<void> {
+  const hidden = await tablesHiddenByRls(db, tables, writes);
+  if (hidden.length === 0) return;
+  const { rows } = await db.query<{ role: string }>('select current_user as role');
+  const role = rows[0]?.role ?? 'this role';
+  throw new PreconditionError(
+    `Role ${role} cannot see through row-level security on ${hidden.map((h) => `${h.table} (${h.why})`).join(', ')}: ` +
+      'it would read no rows and report everything clean. Connect as a role with BYPASSRLS (Supabase\'s ' +
+      `postgres role has it) or the tables' owner, or run: ALTER ROLE ${role} BYPASSRLS;`,
+  );
 }

@@ -68,6 +68,86 @@ describe('backfill preflight', () => {
     }
   });
 
+  describe('row-level security: accepts every role that can see every row, refuses the rest', () => {
+    const TABLES = ['rooms', 'memories', 'sessions', 'chats', 'chat_messages'];
+    /** A login role with table privileges but no BYPASSRLS, given to `work`, then dropped with its policies. */
+    async function asLimitedRole(setup: (role: string) => Promise<void>, work: (url: string) => Promise<void>): Promise<void> {
+      const role = `rls_${randomBytes(4).toString('hex')}`;
+      const password = `pw-${randomBytes(6).toString('hex')}`;
+      await env.pool.query(`create role ${role} login password '${password}'`);
+      await env.pool.query(`grant usage on schema public to ${role}`);
+      await env.pool.query(`grant select, insert, update, delete on all tables in schema public to ${role}`);
+      try {
+        await setup(role);
+        await work(withCredentials(env.db.url, role, password));
+      } finally {
+        for (const table of TABLES) await env.pool.query(`drop policy if exists ${role}_p on ${table}`);
+        for (const table of TABLES) await env.pool.query(`drop policy if exists ${role}_r on ${table}`);
+        await env.pool.query(`drop owned by ${role}`);
+        await env.pool.query(`drop role ${role}`);
+      }
+    }
+    // A state schema nobody has made: these runs read no ledger and (dry runs) create nothing.
+    const run = (command: string, url: string, ...flags: string[]) =>
+      runCli([command, '--json', '--state-schema', `rls_state_${randomBytes(3).toString('hex')}`, ...flags], { databaseUrl: url });
+
+    it('a member of the owning role', async () => {
+      const owner = (await env.pool.query<{ u: string }>('select current_user as u')).rows[0]!.u;
+      await asLimitedRole(async (role) => void (await env.pool.query(`grant ${owner} to ${role}`)), async (url) => {
+        const result = await run('backfill', url, '--dry-run');
+        expect(result.code, result.json?.error).toBeLessThan(2);
+      });
+    });
+
+    it('a role whose permissive policies let every command reach every row', async () => {
+      await asLimitedRole(
+        async (role) => {
+          for (const table of TABLES) await env.pool.query(`create policy ${role}_p on ${table} for all to ${role} using (true) with check (true)`);
+        },
+        async (url) => {
+          const result = await run('backfill', url, '--dry-run');
+          expect(result.code, result.json?.error).toBeLessThan(2);
+        },
+      );
+    });
+
+    it('a SELECT-only policy is enough for reconcile, not for backfill; a restrictive one for neither', async () => {
+      await asLimitedRole(
+        async (role) => {
+          for (const table of TABLES) await env.pool.query(`create policy ${role}_p on ${table} for select to ${role} using (true)`);
+        },
+        async (url) => {
+          expect((await run('reconcile', url)).code).toBeLessThan(2);
+          const backfill = await run('backfill', url, '--dry-run');
+          expect(backfill.code).toBe(2);
+          expect(backfill.json!.error).toContain('sessions (no policy lets INSERT reach every row)');
+        },
+      );
+      await asLimitedRole(
+        async (role) => {
+          for (const table of TABLES) {
+            await env.pool.query(`create policy ${role}_p on ${table} for all to ${role} using (true) with check (true)`);
+            await env.pool.query(`create policy ${role}_r on ${table} as restrictive for select to ${role} using (true)`);
+          }
+        },
+        async (url) => {
+          const reconcile = await run('reconcile', url);
+          expect(reconcile.code).toBe(2);
+          expect(reconcile.json!.error).toContain('rooms (a restrictive policy applies to SELECT)');
+        },
+      );
+    });
+
+    it('status warns about a role it would refuse, and still reads (exit 0)', async () => {
+      await asLimitedRole(async () => {}, async (url) => {
+        const result = await run('status', url);
+        expect(result.code).toBe(0);
+        expect(result.json!.warnings).toEqual(expect.arrayContaining([expect.stringContaining('Row-level security hides rows of public.rooms')]));
+        expect(result.stderr).toContain('Row-level security hides rows of public.rooms');
+      });
+    });
+  });
+
   it('refuses a target shape it does not know, naming the column', async () => {
     await env.pool.query(`alter table chats add column tenant text not null default 'x'`);
     await env.pool.query(`alter table chats alter column tenant drop default`);

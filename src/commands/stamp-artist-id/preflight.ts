@@ -46,7 +46,7 @@ export async function stampPreflight(
       inTransaction(
         pool,
         { isolation: 'read committed', readOnly: true, lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs },
-        (client) => inspectDatabase(client, { target: true }),
+        (client) => inspectDatabase(client, { target: true, writes: true }),
       ),
   );
   if (!shape.roomsHasArtistId) {

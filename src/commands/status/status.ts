@@ -3,6 +3,7 @@ import { stateSchemaExists } from '../../engine/state-schema.ts';
 import { summaryHead, type RunSummary } from '../../report/summary.ts';
 import type { CommandContext } from '../../engine/context.ts';
 import { isDeadLocalHolder, LEASE_TTL_SECONDS } from '../../engine/leases.ts';
+import { RLS_TABLES, tablesHiddenByRls } from '../../engine/preflight.ts';
 
 // How many recent runs `status` lists.
 const RECENT_RUNS = 10;
@@ -58,6 +59,12 @@ export async function status(context: CommandContext): Promise<RunSummary> {
     reasons: {},
     reportDir: null,
   };
+  // Not a reason to stop: status reads only its own schema, and must work after drop-legacy too. But the
+  // other commands would refuse this role, and the operator should hear it here first.
+  const hidden = await tablesHiddenByRls(pool, RLS_TABLES, false);
+  const warnings = hidden.map((h) => `Row-level security hides rows of public.${h.table} from this role (${h.why}): the other commands will refuse it (exit 2).`);
+  for (const warning of warnings) context.logger.warn(warning);
+  if (warnings.length > 0) base.warnings = warnings;
   if (!(await stateSchemaExists(pool, stateSchema))) {
     return { ...base, stateSchema, runs: [], leases: [], note: `No state schema ${stateSchema} yet: no run has written here.` };
   }
