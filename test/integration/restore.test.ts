@@ -116,6 +116,25 @@ describe('restore', () => {
     expect(result.json!.error).toMatch(/No snapshot manifest/);
   });
 
+  it('is incomplete (exit 1) when a grant or publication cannot be put back, and gives the statement to run', async () => {
+    const copy = copyWithManifest((m) => ({
+      ...m,
+      tables: m.tables.map((t: Record<string, any>) =>
+        t.printed === 'public.rooms'
+          ? { ...t, grants: [...t.grants, { grantee: 'role_dropped_since', privilege: 'SELECT', grantable: false }], publications: [...t.publications, 'publication_dropped_since'] }
+          : t,
+      ),
+    }));
+    const result = await runCli(['restore', '--json', '--dry-run', '--snapshot-dir', copy], { databaseUrl: env.db.url });
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.json!.checks.every((c: { ok: boolean }) => c.ok)).toBe(true);
+    expect(result.json!.problems).toEqual([
+      expect.stringMatching(/^grant SELECT to role_dropped_since not restored \(role "role_dropped_since" does not exist\); run it as a role that may: grant SELECT on public\.rooms to role_dropped_since;$/),
+      expect.stringMatching(/^publication publication_dropped_since not restored \(publication "publication_dropped_since" does not exist\); run it as a role that may: alter publication publication_dropped_since add table public\.rooms;$/),
+    ]);
+    for (const table of LEGACY_TABLES) expect(await present(`public.${table}`)).toBe(false);
+  });
+
   it('--dry-run restores inside a transaction that is rolled back', async () => {
     const result = await runCli(['restore', '--json', '--dry-run', '--snapshot-dir', snapshot], { databaseUrl: env.db.url });
     expect(result.code, result.stderr).toBe(0);

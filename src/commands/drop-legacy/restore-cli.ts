@@ -36,7 +36,7 @@ Examples:
   $ recoup-migrate restore --snapshot-dir ./snap --into-schema legacy_inspect
   $ recoup-migrate restore --snapshot-dir ./snap --dry-run               prove it restores; change nothing
 
-${exitCodesHelp({ 0: 'restored, and every check matches the manifest', 1: 'a check did not match the manifest: see the summary\'s checks' })}`,
+${exitCodesHelp({ 0: 'restored, and every check matches the manifest', 1: 'not all restored: a check did not match (everything rolled back), or a grant, publication, owner or foreign key could not be put back (each with the statement to run)' })}`,
     )
     .action(async (flags: Record<string, unknown>) => {
       setExitCode(

@@ -56,15 +56,17 @@ export async function restore(options: RestoreOptions, context: CommandContext):
     }
     const outcome = await restoreSnapshot(pool, dir, manifest, { intoSchema: options.intoSchema ?? null, dryRun: options.dryRun, statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs });
     const mismatched = outcome.checks.filter((c) => !c.ok);
-    for (const warning of outcome.warnings) logger.warn(warning);
+    for (const missing of outcome.incomplete) logger.warn(missing);
+    // Rows back but a grant, publication, owner or FK not: an incomplete restore, exit 1, each with its statement.
+    const problems = [...mismatched.map((c) => `${c.subject}: ${c.detail}; everything was rolled back`), ...outcome.incomplete];
     const summary: RunSummary = {
-      ...head(mismatched.length > 0 ? 1 : 0),
+      ...head(problems.length > 0 ? 1 : 0),
       ...base,
       restored: outcome.restored,
       tables: outcome.tables,
       checks: [...fileChecks, ...outcome.checks],
-      warnings: outcome.warnings,
-      ...(mismatched.length > 0 ? { problems: mismatched.map((c) => `${c.subject}: ${c.detail}; everything was rolled back`) } : {}),
+      warnings: outcome.incomplete,
+      ...(problems.length > 0 ? { problems } : {}),
     };
     await report.finish(summary);
     if (!options.dryRun) {

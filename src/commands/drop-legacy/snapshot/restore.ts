@@ -17,7 +17,8 @@ export interface RestoreInput {
 export interface RestoreOutcome {
   restored: boolean;
   checks: SnapshotCheck[];
-  warnings: string[];
+  /** What could not be put back (a grant, a publication, an owner, a kept FK), each with the statement to run. */
+  incomplete: string[];
   tables: string[];
 }
 
@@ -45,7 +46,7 @@ export async function restoreSnapshot(pool: pg.Pool, dir: string, manifest: Snap
         'Nothing was restored. Restore on a server of the same architecture as the original, or load the .copy files by hand (psql \\copy).',
     );
   }
-  const warnings: string[] = [];
+  const incomplete: string[] = [];
   const checks: SnapshotCheck[] = [];
   const client = await pool.connect();
   try {
@@ -61,7 +62,7 @@ export async function restoreSnapshot(pool: pg.Pool, dir: string, manifest: Snap
       ...manifest.tables.flatMap((t) => foreignKeySteps(t, retarget)),
       ...manifest.tables.flatMap((t) => placementSteps(t, retarget)),
     ];
-    for (const step of steps) await runStep(client, step, warnings);
+    for (const step of steps) await runStep(client, step, incomplete);
     for (const table of manifest.tables) {
       if (table.comment !== null) {
         const { rows } = await client.query<{ sql: string }>(`select pg_catalog.format('comment on table %s is %L', $1::text, $2::text) as sql`, [retarget.target(table), table.comment]);
@@ -71,18 +72,18 @@ export async function restoreSnapshot(pool: pg.Pool, dir: string, manifest: Snap
     }
     const restored = checks.every((c) => c.ok);
     await client.query(restored && !input.dryRun ? 'commit' : 'rollback');
-    if (!restored || input.dryRun || !retarget.inPlace) return { restored: restored && !input.dryRun, checks, warnings, tables: targets };
+    if (!restored || input.dryRun || !retarget.inPlace) return { restored: restored && !input.dryRun, checks, incomplete, tables: targets };
   } catch (error) {
     await client.query('rollback').catch(() => {});
     throw error;
   } finally {
     client.release();
   }
-  for (const fk of manifest.keptForeignKeys) await restoreKeptForeignKey(pool, fk, input, warnings);
-  return { restored: true, checks, warnings, tables: targets };
+  for (const fk of manifest.keptForeignKeys) await restoreKeptForeignKey(pool, fk, input, incomplete);
+  return { restored: true, checks, incomplete, tables: targets };
 }
 
-async function runStep(client: pg.ClientBase, step: DdlStep, warnings: string[]): Promise<void> {
+async function runStep(client: pg.ClientBase, step: DdlStep, incomplete: string[]): Promise<void> {
   if (!step.optional) {
     await client.query(step.sql);
     return;
@@ -93,11 +94,11 @@ async function runStep(client: pg.ClientBase, step: DdlStep, warnings: string[])
     await client.query('release savepoint optional_step');
   } catch (error) {
     await client.query('rollback to savepoint optional_step');
-    warnings.push(`${step.what} not restored: ${(error as Error).message}`);
+    incomplete.push(`${step.what} not restored (${(error as Error).message}); run it as a role that may: ${step.sql};`);
   }
 }
 
-async function restoreKeptForeignKey(pool: pg.Pool, fk: SnapshotManifest['keptForeignKeys'][number], input: RestoreInput, warnings: string[]): Promise<void> {
+async function restoreKeptForeignKey(pool: pg.Pool, fk: SnapshotManifest['keptForeignKeys'][number], input: RestoreInput, incomplete: string[]): Promise<void> {
   const definition = fk.definition.endsWith(' NOT VALID') ? fk.definition : `${fk.definition} NOT VALID`;
   const name = `${fk.table.printed}.${fk.name}`;
   const run = (sql: string): Promise<void> =>
@@ -108,13 +109,16 @@ async function restoreKeptForeignKey(pool: pg.Pool, fk: SnapshotManifest['keptFo
   try {
     await run(`alter table ${fk.table.printed} add constraint ${quoteIdent(fk.name)} ${definition}`);
   } catch (error) {
-    warnings.push(`foreign key ${name} not re-added: ${(error as Error).message}. Add it by hand: ALTER TABLE ${fk.table.printed} ADD CONSTRAINT ${quoteIdent(fk.name)} ${definition};`);
+    incomplete.push(`foreign key ${name} not re-added (${(error as Error).message}); add it by hand: ALTER TABLE ${fk.table.printed} ADD CONSTRAINT ${quoteIdent(fk.name)} ${definition};`);
     return;
   }
   if (fk.definition.endsWith(' NOT VALID')) return;
   try {
     await run(`alter table ${fk.table.printed} validate constraint ${quoteIdent(fk.name)}`);
   } catch (error) {
-    warnings.push(`foreign key ${name} re-added NOT VALID but does not validate (${(error as Error).message}): rows written while the tables were gone point nowhere; fix them, then VALIDATE CONSTRAINT`);
+    incomplete.push(
+      `foreign key ${name} re-added NOT VALID but does not validate (${(error as Error).message}): rows written while the tables were gone point nowhere; ` +
+        `fix them, then: ALTER TABLE ${fk.table.printed} VALIDATE CONSTRAINT ${quoteIdent(fk.name)};`,
+    );
   }
 }
