@@ -10,11 +10,12 @@ import { registerStatus } from './commands/status/cli.ts';
 import { registerStampArtistId } from './commands/stamp-artist-id/cli.ts';
 import { registerFixParts } from './commands/fix-parts/cli.ts';
 import { registerReconcile } from './commands/reconcile/cli.ts';
+import { registerExplain } from './commands/reconcile/explain-cli.ts';
 import { registerSeed } from './commands/seed/cli.ts';
 import { registerDemo } from './commands/seed/demo-cli.ts';
 
 /** Each command registers itself from src/commands/<name>/cli.ts; this file only lists them. */
-const REGISTRATIONS = [registerBackfill, registerSchema, registerStatus, registerStampArtistId, registerReconcile, registerSeed, registerDemo, registerFixParts, registerDropLegacy, registerRestore];
+const REGISTRATIONS = [registerBackfill, registerSchema, registerStatus, registerStampArtistId, registerReconcile, registerExplain, registerSeed, registerDemo, registerFixParts, registerDropLegacy, registerRestore];
 
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('recoup-migrate')

@@ -25,6 +25,19 @@ export function describeState(state: string): string {
   return SDK_STATES.has(state) ? `state ${JSON.stringify(state)}` : 'a state no AI SDK defines';
 }
 
+/** A part type as shown without --show-values: the SDKs' own by name; a tool's or data part's name left out. */
+export function partTypeName(type: string): string {
+  if (SDK_PART_TYPES.has(type)) return type;
+  if (type.startsWith('tool-')) return 'tool-…';
+  if (type.startsWith('data-')) return 'data-…';
+  return '(a type no AI SDK defines)';
+}
+
+/** A role as shown without --show-values. */
+export function roleName(role: string): string {
+  return SDK_ROLES.has(role) ? role : '(a role no AI SDK defines)';
+}
+
 /**
  * A detail written by an earlier version, which quoted roles, part types and states as they were, made
  * value-free the same way (it is kept in the room ledger and reported again for unchanged rooms).

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { DatabaseShape } from '../../engine/preflight.ts';
 import { compareMessages, compareRooms, countAddedMessages, type ExpectedRoomRow, type MessageProblem, type RoomComparison } from './compare.ts';
 import { readReconcileRooms } from './reads.ts';
-import { forEachMemoryPage, MEMORY_PAGE_SIZE, readTargetPresence, type RoomRange, type RoomScope } from '../../engine/source-reads.ts';
+import { forEachMemoryPage, MEMORY_PAGE_SIZE, readTargetPresence, type MemoryRow, type RoomRange, type RoomScope } from '../../engine/source-reads.ts';
 import { inTransaction } from '../../engine/transactions.ts';
 import { stringifyJson } from '../../migration/json.ts';
 import type { ReasonCode } from '../../migration/reasons.ts';
@@ -50,7 +50,24 @@ export async function reconcileRange(context: ReconcileBatchContext, range: Room
   );
 }
 
-async function judgeRooms(client: pg.ClientBase, context: ReconcileBatchContext, rooms: RoomExpectation[]): Promise<RoomVerdict[]> {
+/**
+ * What `explain` watches while rooms are judged: the comparisons behind each verdict, as judgeRooms
+ * makes them, so that it shows exactly what reconcile decides by. Called in the judging transaction.
+ */
+export interface JudgeObserver {
+  /** The session and chat comparisons of the mapped rooms. */
+  rooms?(comparisons: readonly RoomComparison[]): void;
+  /** One page of memories, what they convert to (parts still attached), and its problem rows. */
+  page?(memories: readonly MemoryRow[], messages: ReadonlyMap<string, RoomMessages>, problems: readonly MessageProblem[]): Promise<void>;
+}
+
+/** Judges rooms already read (in the caller's transaction): reconcile's whole verdict, room by room. */
+export async function judgeRooms(
+  client: pg.ClientBase,
+  context: Pick<ReconcileBatchContext, 'shape' | 'ledgerSchema' | 'judge'>,
+  rooms: RoomExpectation[],
+  observer: JudgeObserver = {},
+): Promise<RoomVerdict[]> {
   const mapped: { room: RoomExpectation; expected: ExpectedRoomRow }[] = [];
   const skipped: RoomExpectation[] = [];
   for (const room of rooms) {
@@ -59,14 +76,12 @@ async function judgeRooms(client: pg.ClientBase, context: ReconcileBatchContext,
     else skipped.push(room);
   }
   const presence = await readTargetPresence(client, skipped.map((room) => ({ roomId: room.row.id, sessionId: room.sessionId })));
-  const comparisons = new Map(
-    (
-      await compareRooms(client, mapped.map((m) => m.expected), {
-        withArtistId: context.shape.sessionsHasArtistId,
-        ledgerSchema: context.ledgerSchema,
-      })
-    ).map((c) => [c.room_id, c]),
-  );
+  const roomComparisons = await compareRooms(client, mapped.map((m) => m.expected), {
+    withArtistId: context.shape.sessionsHasArtistId,
+    ledgerSchema: context.ledgerSchema,
+  });
+  observer.rooms?.(roomComparisons);
+  const comparisons = new Map(roomComparisons.map((c) => [c.room_id, c]));
 
   const verdicts = new Map<string, RoomVerdict>();
   for (const room of skipped) verdicts.set(room.row.id, judgeSkippedRoom(room, presence.get(room.row.id)));
@@ -93,6 +108,7 @@ async function judgeRooms(client: pg.ClientBase, context: ReconcileBatchContext,
       showValuesChars: context.judge.showValues ? context.judge.valueChars : null,
     }) : [];
     problems.push(...pageProblems);
+    await observer.page?.(page, pageMessages, pageProblems);
     for (const row of expectedRows) expectedIds.push(row.id);
     const keepParts = new Set(context.judge.showValues ? pageProblems.map((p) => p.id) : []);
     for (const [roomId, room] of pageMessages) {

@@ -65,7 +65,7 @@ export async function expectMessages(memories: readonly MemoryRow[]): Promise<Ma
 }
 
 /** As backfill: jsonb text always parses; should it not, the converter judges the raw text. */
-function parseContent(text: string): unknown {
+export function parseContent(text: string): unknown {
   try {
     return parseJson(text);
   } catch {

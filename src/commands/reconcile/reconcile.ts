@@ -31,8 +31,8 @@ export interface ReconcileOptions extends WalkSettings {
   shared?: boolean | undefined;
 }
 
-// --show-values: how much of a value a report line carries.
-const SHOWN_VALUE_CHARS = 200;
+// --show-values: how much of a value a report line carries (explain shows as much).
+export const SHOWN_VALUE_CHARS = 200;
 
 /** A batch's counters as stored with it in the state schema (--shared), for run-wide totals. */
 interface ReconcileBatchStats {
