@@ -30,6 +30,32 @@ const REQUIRED_COLUMNS: Record<string, readonly string[]> = {
   chat_messages: ['id', 'chat_id', 'role', 'parts', 'created_at'],
 };
 const WRITTEN_TABLES = new Set(['sessions', 'chats', 'chat_messages']);
+
+// The types the tool reads and writes those columns as (information_schema's data_type). Another type
+// makes its casts and comparisons fail mid-run, after some rooms were written.
+const TEXT = ['text', 'character varying'];
+const UUID = ['uuid'];
+const TIME = ['timestamp with time zone'];
+const COLUMN_TYPES: Record<string, Record<string, readonly string[]>> = {
+  accounts: { id: UUID },
+  rooms: { id: UUID, account_id: UUID, topic: TEXT, updated_at: TIME, artist_id: UUID },
+  memories: { id: UUID, room_id: UUID, content: ['jsonb'], updated_at: TIME },
+  sessions: { id: TEXT, account_id: UUID, title: TEXT, status: TEXT, created_at: TIME, updated_at: TIME, artist_id: UUID },
+  chats: { id: TEXT, session_id: TEXT, title: TEXT, created_at: TIME, updated_at: TIME },
+  chat_messages: { id: TEXT, chat_id: TEXT, role: TEXT, parts: ['jsonb'], created_at: TIME },
+};
+
+export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+
+/** What a command needs of the database before it may start. */
+export interface Needs {
+  /** The target tables too (every command but the legacy-only ones). */
+  target: boolean;
+  /** What it writes to the target tables, beyond reading them (SELECT on every table it reads is implied). */
+  writes?: Partial<Record<'sessions' | 'chats' | 'chat_messages', readonly TablePrivilege[]>>;
+  /** The state schema it uses: `write` creates it when absent and writes its tables; otherwise it only reads one that exists. */
+  state?: { schema: string; write: boolean };
+}
 const WRITTEN_COLUMNS = new Set(['id', 'account_id', 'title', 'artist_id', 'created_at', 'updated_at', 'session_id', 'chat_id', 'role', 'parts']);
 
 interface ColumnRow {
@@ -39,6 +65,7 @@ interface ColumnRow {
   column_default: string | null;
   is_identity: 'YES' | 'NO';
   is_generated: 'ALWAYS' | 'NEVER';
+  data_type: string;
 }
 
 /**
@@ -46,7 +73,7 @@ interface ColumnRow {
  * as expected, and the role can see every row through RLS. Throws PreconditionError (exit 2) naming the
  * problem and its fix.
  */
-export async function inspectDatabase(db: pg.Pool | pg.ClientBase, needs: { target: boolean; writes?: boolean }): Promise<DatabaseShape> {
+export async function inspectDatabase(db: pg.Pool | pg.ClientBase, needs: Needs): Promise<DatabaseShape> {
   if (!(db instanceof pg.Pool)) return await inspectWith(db, needs);
   // information_schema.columns takes ACCESS SHARE on each table; behind a session holding ACCESS
   // EXCLUSIVE (a migration, a VACUUM FULL) it would wait forever. Wait briefly, then say who blocks.
@@ -66,10 +93,10 @@ export async function inspectDatabase(db: pg.Pool | pg.ClientBase, needs: { targ
   }
 }
 
-async function inspectWith(db: pg.ClientBase, needs: { target: boolean; writes?: boolean }): Promise<DatabaseShape> {
+async function inspectWith(db: pg.ClientBase, needs: Needs): Promise<DatabaseShape> {
   const tables = needs.target ? Object.keys(REQUIRED_COLUMNS) : ['accounts', 'rooms', 'memories'];
   const { rows: columns } = await db.query<ColumnRow>(
-    `select table_name, column_name, is_nullable, column_default, is_identity, is_generated
+    `select table_name, column_name, is_nullable, column_default, is_identity, is_generated, data_type
        from information_schema.columns
       where table_schema = 'public' and table_name = any($1::text[])`,
     [tables],
@@ -92,6 +119,12 @@ async function inspectWith(db: pg.ClientBase, needs: { target: boolean; writes?:
     for (const required of REQUIRED_COLUMNS[table] ?? []) {
       if (!names.has(required)) problems.push(`public.${table}.${required} is missing`);
     }
+    for (const column of present) {
+      const expected = COLUMN_TYPES[table]?.[column.column_name];
+      if (expected && !expected.includes(column.data_type)) {
+        problems.push(`public.${table}.${column.column_name} is ${column.data_type}; the tool reads and writes it as ${expected[0]}`);
+      }
+    }
     if (WRITTEN_TABLES.has(table)) {
       for (const column of present) {
         const fillable = column.is_nullable === 'YES' || column.column_default !== null || column.is_identity === 'YES' || column.is_generated === 'ALWAYS';
@@ -108,7 +141,8 @@ async function inspectWith(db: pg.ClientBase, needs: { target: boolean; writes?:
     throw new PreconditionError(`The database is not shaped as expected:\n  - ${problems.join('\n  - ')}`);
   }
 
-  await assertVisibleThroughRls(db, needs.target ? RLS_TABLES : ['rooms', 'memories'], needs.writes === true);
+  await assertVisibleThroughRls(db, needs.target ? RLS_TABLES : ['rooms', 'memories'], needs.writes ?? {});
+  await assertPrivileges(db, needs);
 
   const { rows: info } = await db.query<{ version: string; current_user: string }>(
     `select current_setting('server_version') as version, current_user`,
@@ -127,8 +161,6 @@ export interface HiddenTable {
   why: string;
 }
 
-const TARGET_TABLES = new Set(['sessions', 'chats', 'chat_messages']);
-
 /**
  * The tables row-level security would hide rows of from this role: it reads no rows and gets no error,
  * and every check would come out "clean". Row security is not active for a role with BYPASSRLS, for the
@@ -137,7 +169,7 @@ const TARGET_TABLES = new Set(['sessions', 'chats', 'chat_messages']);
  * INSERT, UPDATE and DELETE on the target tables for the writers), a permissive policy that applies to
  * the role allows every row (a condition of exactly `true`) and no restrictive policy applies.
  */
-export async function tablesHiddenByRls(db: pg.ClientBase | pg.Pool, tables: readonly string[], writes: boolean): Promise<HiddenTable[]> {
+export async function tablesHiddenByRls(db: pg.ClientBase | pg.Pool, tables: readonly string[], writes: Needs['writes'] & object): Promise<HiddenTable[]> {
   const { rows } = await db.query<{ relname: string; active: boolean; policies: { cmd: string; permissive: string; qual: string | null; with_check: string | null }[] }>(
     `select c.relname, row_security_active(c.oid) as active,
             coalesce((select json_agg(json_build_object('cmd', p.cmd, 'permissive', p.permissive, 'qual', p.qual, 'with_check', p.with_check))
@@ -154,7 +186,7 @@ export async function tablesHiddenByRls(db: pg.ClientBase | pg.Pool, tables: rea
   const hidden: HiddenTable[] = [];
   for (const row of rows) {
     if (!row.active) continue;
-    const commands = writes && TARGET_TABLES.has(row.relname) ? ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] : ['SELECT'];
+    const commands = ['SELECT', ...(writes[row.relname as keyof typeof writes] ?? [])];
     for (const command of commands) {
       const applying = row.policies.filter((p) => p.cmd === 'ALL' || p.cmd === command);
       const restrictive = applying.some((p) => p.permissive !== 'PERMISSIVE');
@@ -176,7 +208,7 @@ function allowsEveryRow(policy: { qual: string | null; with_check: string | null
   return policy.qual === 'true';
 }
 
-async function assertVisibleThroughRls(db: pg.ClientBase, tables: readonly string[], writes: boolean): Promise<void> {
+async function assertVisibleThroughRls(db: pg.ClientBase, tables: readonly string[], writes: Needs['writes'] & object): Promise<void> {
   const hidden = await tablesHiddenByRls(db, tables, writes);
   if (hidden.length === 0) return;
   const { rows } = await db.query<{ role: string }>('select current_user as role');
@@ -186,4 +218,64 @@ async function assertVisibleThroughRls(db: pg.ClientBase, tables: readonly strin
       'it would read no rows and report everything clean. Connect as a role with BYPASSRLS (Supabase\'s ' +
       `postgres role has it) or the tables' owner, or run: ALTER ROLE ${role} BYPASSRLS;`,
   );
+}
+
+const LEGACY_READS = ['accounts', 'rooms', 'memories'];
+const TARGET_READS = ['sessions', 'chats', 'chat_messages'];
+const STATE_TABLES = ['runs', 'leases', 'batches', 'room_ledger', 'target_ledger'];
+
+/**
+ * Before any write or lease: the role holds every privilege the command will use, on the tables it
+ * reads and writes and on the state schema (or may create it). Each missing one is named with its GRANT,
+ * so nothing is half done and no schema ends up owned by a role that cannot finish the job.
+ */
+async function assertPrivileges(db: pg.ClientBase, needs: Needs): Promise<void> {
+  const wanted: [string, TablePrivilege][] = [...LEGACY_READS, ...(needs.target ? TARGET_READS : [])].map((table) => [`public.${table}`, 'SELECT']);
+  for (const [table, privileges] of Object.entries(needs.writes ?? {})) for (const privilege of privileges) wanted.push([`public.${table}`, privilege]);
+  const missing: string[] = [];
+  const { rows } = await db.query<{ role: string; database: string; create_db: boolean }>(
+    `select current_user as role, current_database() as database, has_database_privilege(current_database(), 'CREATE') as create_db`,
+  );
+  const { role, database, create_db: mayCreateSchema } = rows[0]!;
+  const state = needs.state;
+  if (state) {
+    const { rows: schema } = await db.query<{ present: boolean; usage: boolean; create: boolean; owner: string | null; tables: string[] }>(
+      `select n.oid is not null as present,
+              coalesce(has_schema_privilege(n.oid, 'USAGE'), false) as usage,
+              coalesce(has_schema_privilege(n.oid, 'CREATE'), false) as create,
+              pg_get_userbyid(n.nspowner) as owner,
+              coalesce((select array_agg(c.relname::text) from pg_class c where c.relnamespace = n.oid and c.relkind = 'r' and c.relname = any($2::text[])), '{}') as tables
+         from (select $1::text as name) s left join pg_namespace n on n.nspname = s.name`,
+      [state.schema, STATE_TABLES],
+    );
+    const found = schema[0]!;
+    const quoted = quoteIdentifier(state.schema);
+    if (!found.present) {
+      if (state.write && !mayCreateSchema) {
+        missing.push(`CREATE on database ${database}, to create the state schema ${state.schema}: GRANT CREATE ON DATABASE ${quoteIdentifier(database)} TO ${quoteIdentifier(role)}; or have its owner run CREATE SCHEMA ${quoted} AUTHORIZATION ${quoteIdentifier(role)};`);
+      }
+    } else if (!found.usage || (state.write && !found.create)) {
+      const grant = state.write ? 'USAGE, CREATE' : 'USAGE';
+      missing.push(`${grant} on the state schema ${state.schema} (owned by ${found.owner}): as ${found.owner}, GRANT ${grant} ON SCHEMA ${quoted} TO ${quoteIdentifier(role)}; or ALTER SCHEMA ${quoted} OWNER TO ${quoteIdentifier(role)};`);
+    } else {
+      for (const table of found.tables) for (const privilege of state.write ? (['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const) : (['SELECT'] as const)) wanted.push([`${quoted}.${table}`, privilege]);
+    }
+  }
+  if (wanted.length > 0) {
+    const { rows: denied } = await db.query<{ target: string; privilege: string }>(
+      `select w.target, w.privilege from unnest($1::text[], $2::text[]) as w(target, privilege)
+        where to_regclass(w.target) is not null and not has_table_privilege(w.target, w.privilege)`,
+      [wanted.map(([target]) => target), wanted.map(([, privilege]) => privilege)],
+    );
+    const byTable = new Map<string, string[]>();
+    for (const row of denied) byTable.set(row.target, [...(byTable.get(row.target) ?? []), row.privilege]);
+    for (const [table, privileges] of byTable) missing.push(`${privileges.join(', ')} on ${table}: GRANT ${privileges.join(', ')} ON ${table} TO ${quoteIdentifier(role)};`);
+  }
+  if (missing.length > 0) {
+    throw new PreconditionError(`Role ${role} lacks privileges this command needs; nothing was written:\n  - ${missing.join('\n  - ')}`);
+  }
+}
+
+function quoteIdentifier(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
 }

@@ -77,12 +77,15 @@ describe('backfill preflight', () => {
       await env.pool.query(`create role ${role} login password '${password}'`);
       await env.pool.query(`grant usage on schema public to ${role}`);
       await env.pool.query(`grant select, insert, update, delete on all tables in schema public to ${role}`);
+      // To create the state schema these runs name (a dry run creates it in its rolled-back transactions).
+      await env.pool.query(`grant create on database ${env.db.name} to ${role}`);
       try {
         await setup(role);
         await work(withCredentials(env.db.url, role, password));
       } finally {
         for (const table of TABLES) await env.pool.query(`drop policy if exists ${role}_p on ${table}`);
         for (const table of TABLES) await env.pool.query(`drop policy if exists ${role}_r on ${table}`);
+        await env.pool.query(`revoke create on database ${env.db.name} from ${role}`);
         await env.pool.query(`drop owned by ${role}`);
         await env.pool.query(`drop role ${role}`);
       }

@@ -26,7 +26,7 @@ export interface BackfillOptions extends BackfillBudgets, WalkSettings {
  */
 export async function backfill(options: BackfillOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, stateSchema } = context;
-  const shape = await inspectDatabase(pool, { target: true, writes: true });
+  const shape = await inspectDatabase(pool, { target: true, writes: { sessions: ['INSERT', 'UPDATE'], chats: ['INSERT', 'UPDATE'], chat_messages: ['INSERT', 'UPDATE'] }, state: { schema: stateSchema, write: true } });
   if (options.dryRun) {
     // A dry run records no run and takes no lease (both are writes); it may not even create the schema.
     const createStateSchemaInTransaction = !(await stateSchemaExists(pool, stateSchema));

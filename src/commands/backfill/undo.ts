@@ -26,7 +26,7 @@ export interface UndoOptions {
  */
 export async function undoBackfill(options: UndoOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, stateSchema } = context;
-  const shape = await inspectDatabase(pool, { target: true, writes: true });
+  const shape = await inspectDatabase(pool, { target: true, writes: { sessions: ['DELETE'], chats: ['DELETE'], chat_messages: ['DELETE'] }, state: { schema: stateSchema, write: true } });
   if (!(await stateSchemaExists(pool, stateSchema))) {
     throw new PreconditionError(`No state schema ${stateSchema} in this database, so no run ${options.runId} to undo.`);
   }

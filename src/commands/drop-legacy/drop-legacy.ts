@@ -36,7 +36,8 @@ export interface DropLegacyOptions {
  */
 export async function dropLegacy(options: DropLegacyOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, logger } = context;
-  await inspectDatabase(pool, { target: true });
+  // A dry run takes no lease and records no run: it only reads the state schema.
+  await inspectDatabase(pool, { target: true, state: { schema: context.stateSchema, write: !options.dryRun } });
   const { plan, scan } = await buildPlan(pool, options);
   process.stderr.write(renderPlan(plan));
   const snapshotDir = resolve(options.snapshotDir);

@@ -39,7 +39,7 @@ interface FixPartsBatchStats {
  */
 export async function fixParts(options: FixPartsOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, stateSchema } = context;
-  await inspectDatabase(pool, { target: true, writes: true });
+  await inspectDatabase(pool, { target: true, writes: { chat_messages: ['UPDATE'] }, state: { schema: stateSchema, write: true } });
   if (options.dryRun) {
     const stateSchemaMissing = !(await stateSchemaExists(pool, stateSchema));
     return walkAndReport(options, context, { runId: context.runId, joined: false, reportDir: context.reportDir }, stateSchemaMissing);

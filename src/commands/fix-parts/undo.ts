@@ -39,7 +39,7 @@ interface UndoChatLine {
  */
 export async function undoFixParts(options: FixPartsUndoOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, stateSchema } = context;
-  await inspectDatabase(pool, { target: true, writes: true });
+  await inspectDatabase(pool, { target: true, writes: { chat_messages: ['UPDATE'] }, state: { schema: stateSchema, write: true } });
   if (!(await stateSchemaExists(pool, stateSchema)) || !(await partsBackupExists(pool, stateSchema))) {
     throw new PreconditionError(`No fix-parts backup in state schema ${stateSchema}, so no run ${options.runId} to undo (wrong --state-schema?).`);
   }

@@ -178,7 +178,7 @@ const npx = (args: string) => `npx recoup-migrate ${args}`;
 export async function explain(options: ExplainOptions, context: CommandContext): Promise<ExplainSummary> {
   const { pool, stateSchema } = context;
   // As reconcile: the preflight, the ledger when there is one, and no teardown running.
-  const shape = await inspectDatabase(pool, { target: true });
+  const shape = await inspectDatabase(pool, { target: true, state: { schema: stateSchema, write: false } });
   const ledgerSchema = (await stateSchemaExists(pool, stateSchema)) ? stateSchema : null;
   if (ledgerSchema) await assertNoConflictingLease(pool, ledgerSchema, { command: 'reconcile', runId: context.runId });
   const judge = { showValues: context.showValues, valueChars: SHOWN_VALUE_CHARS };

@@ -53,7 +53,7 @@ interface ReconcileBatchStats {
  */
 export async function reconcile(options: ReconcileOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, stateSchema } = context;
-  const shape = await inspectDatabase(pool, { target: true });
+  const shape = await inspectDatabase(pool, { target: true, state: { schema: stateSchema, write: options.shared === true } });
   const baseline = options.baseline ? await Baseline.load(options.baseline) : null;
   // An empty ledger says nothing that no ledger does not; --shared creates the schema, so decide first.
   const ledgerSchema = (await stateSchemaExists(pool, stateSchema)) ? stateSchema : null;

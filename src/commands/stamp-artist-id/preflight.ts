@@ -24,7 +24,7 @@ export interface StampPreflight {
  */
 export async function stampPreflight(
   pool: pg.Pool,
-  options: { dryRun: boolean; allowTouchUpdatedAt: boolean; lockTimeoutMs: number; statementTimeoutMs: number; attempts: number },
+  options: { dryRun: boolean; allowTouchUpdatedAt: boolean; lockTimeoutMs: number; statementTimeoutMs: number; attempts: number; stateSchema: string },
   logger: Logger,
 ): Promise<StampPreflight> {
   const { value: shape, retries } = await withLockRetries(
@@ -46,7 +46,7 @@ export async function stampPreflight(
       inTransaction(
         pool,
         { isolation: 'read committed', readOnly: true, lockTimeoutMs: options.lockTimeoutMs, statementTimeoutMs: options.statementTimeoutMs },
-        (client) => inspectDatabase(client, { target: true, writes: true }),
+        (client) => inspectDatabase(client, { target: true, writes: { sessions: ['UPDATE'] }, state: { schema: options.stateSchema, write: true } }),
       ),
   );
   if (!shape.roomsHasArtistId) {

@@ -40,6 +40,7 @@ export async function stampArtistId(options: StampArtistIdOptions, context: Comm
       lockTimeoutMs: options.ddlLockTimeoutMs,
       statementTimeoutMs: options.statementTimeoutMs,
       attempts: options.ddlAttempts,
+      stateSchema: context.stateSchema,
     },
     context.logger,
   );

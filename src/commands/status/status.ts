@@ -61,7 +61,7 @@ export async function status(context: CommandContext): Promise<RunSummary> {
   };
   // Not a reason to stop: status reads only its own schema, and must work after drop-legacy too. But the
   // other commands would refuse this role, and the operator should hear it here first.
-  const hidden = await tablesHiddenByRls(pool, RLS_TABLES, false);
+  const hidden = await tablesHiddenByRls(pool, RLS_TABLES, {});
   const warnings = hidden.map((h) => `Row-level security hides rows of public.${h.table} from this role (${h.why}): the other commands will refuse it (exit 2).`);
   for (const warning of warnings) context.logger.warn(warning);
   if (warnings.length > 0) base.warnings = warnings;
