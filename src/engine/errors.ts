@@ -23,9 +23,12 @@ export function errorMessage(error: unknown): string {
   return String(error);
 }
 
-// Out of connection slots: Postgres' too_many_connections (per server, role or database), or the cap of
-// Supavisor's session-mode pool ("Max client connections reached", after about a minute of waiting).
-const OUT_OF_CONNECTIONS = /Max client connections reached|too many (clients|connections)|remaining connection slots are reserved/i;
+// Out of connection slots: Postgres' too_many_connections (per server, role or database), the cap of
+// Supavisor's session-mode pool ("Max client connections reached", after about a minute of waiting), and
+// PgBouncer's: its client limit (max_client_conn) and a client left waiting for a server connection
+// longer than query_wait_timeout.
+const OUT_OF_CONNECTIONS =
+  /Max client connections reached|too many (clients|connections)|remaining connection slots are reserved|no more connections allowed|query_wait_timeout/i;
 
 /** The error's message, with the fix added where the cause is known and the message does not say it. */
 export function describeRunError(error: unknown): string {
@@ -35,7 +38,8 @@ export function describeRunError(error: unknown): string {
     return (
       `${message}. The server or its pooler has no connection to spare: each recoup-migrate process opens up to ` +
       '--concurrency + 2 connections. Lower --concurrency or run fewer worker processes, or raise the limit ' +
-      "(Supabase session mode: the pooler's Pool Size in the database settings)."
+      "(Supabase session mode: the pooler's Pool Size in the database settings; PgBouncer: max_client_conn, " +
+      'default_pool_size, query_wait_timeout).'
     );
   }
   if (typeof code === 'string' && (TLS_REJECTED_CERTIFICATE.has(code) || code.startsWith('ERR_TLS_CERT'))) {
