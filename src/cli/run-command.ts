@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { CommandContext } from '../engine/context.ts';
 import { createPool, resolveConnection } from '../engine/connection.ts';
+import { confirmsTransactionPooling, refuseTransactionPooler, TRANSACTION_POOLER_PORT } from '../engine/pooler.ts';
 import { assertReportDirWritable, defaultReportDir } from '../report/report-writer.ts';
 import { canonicalSummary, summaryHead, type ExitCode, type RunSummary } from '../report/summary.ts';
 import { renderHuman } from '../report/summary-text.ts';
@@ -22,6 +23,8 @@ export async function runCommand<S extends z.ZodType<BaseFlags & { concurrency?:
   schema: S,
   rawFlags: Record<string, unknown>,
   run: (flags: z.infer<S>, context: CommandContext) => Promise<RunSummary>,
+  /** `needsSession`: why the command cannot run through a transaction pooler (it is refused there). */
+  options: { needsSession?: string } = {},
 ): Promise<ExitCode> {
   const runId = randomUUID();
   const startedAt = new Date();
@@ -50,11 +53,16 @@ export async function runCommand<S extends z.ZodType<BaseFlags & { concurrency?:
     secrets = connection.secrets;
     const logger = createLogger(flags.logLevel, secrets).child({ command, runId });
     for (const warning of connection.warnings) logger.warn(warning);
+    if (connection.port === TRANSACTION_POOLER_PORT) {
+      if (options.needsSession) throw refuseTransactionPooler(command, options.needsSession);
+      logger.info(`Port ${TRANSACTION_POOLER_PORT} is Supabase's transaction pooler: ${command} keeps no session state, so it runs there.`);
+    }
     const pool = createPool(connection, (flags.concurrency ?? 1) + EXTRA_POOL_CLIENTS);
     try {
       await pool.query('select 1').catch((error: unknown) => {
         throw new PreconditionError(`Cannot connect to ${connection.display}: ${describeRunError(error)}`);
       });
+      if (options.needsSession && (await confirmsTransactionPooling(pool))) throw refuseTransactionPooler(command, options.needsSession);
       const context: CommandContext = {
         pool,
         connection,

@@ -18,13 +18,12 @@ export interface ResolvedConnection {
   /** host:port/database, with no user or password: safe for logs and reports. */
   readonly display: string;
   readonly database: string;
+  readonly port: number;
   /** Values that must never reach a log, report or error message. */
   readonly secrets: readonly string[];
   readonly warnings: readonly string[];
 }
 
-// Supabase's pooler in transaction mode. It drops session state between transactions; see README.
-const TRANSACTION_POOLER_PORT = 6543;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '']);
 // The libpq variables that say where the database is; without one of them (or a URL) node-postgres would
 // quietly connect to localhost as $USER, to a database named after $USER.
@@ -85,14 +84,6 @@ export function resolveConnection(
     connectionString = parsed.toString();
   }
 
-  if (port === TRANSACTION_POOLER_PORT) {
-    throw new PreconditionError(
-      `Port ${TRANSACTION_POOLER_PORT} is Supabase's transaction-mode pooler, which does not keep session ` +
-        'settings between transactions. Connect directly (db.<ref>.supabase.co:5432) or through the ' +
-        'session pooler (aws-0-<region>.pooler.supabase.com:5432) instead.',
-    );
-  }
-
   const config: pg.PoolConfig = { application_name: 'recoup-migrate' };
   if (connectionString) config.connectionString = connectionString;
 
@@ -118,7 +109,7 @@ export function resolveConnection(
     warnings.push(...sslModePolicy(sslModeInUrl ?? env.PGSSLMODE ?? null, { host, local, libpqCompat, allowPlaintext: options.allowPlaintext === true }));
   }
 
-  return { config, display: `${host}:${port}/${database}`, database, secrets, warnings };
+  return { config, display: `${host}:${port}/${database}`, database, port, secrets, warnings };
 }
 
 /**

@@ -223,10 +223,14 @@ describe('backfill preflight', () => {
     }
   });
 
-  it('refuses the transaction-mode pooler port and plaintext to a remote host', async () => {
-    const pooler = await runCli(['backfill', '--json', '--database-url', 'postgres://u:p@aws-0-eu.pooler.supabase.com:6543/postgres']);
+  it('refuses the transaction-pooler port for a command that needs a session (by the port alone), and plaintext to a remote host', async () => {
+    const pooler = await runCli(['stamp-artist-id', '--json', '--database-url', 'postgres://postgres@127.0.0.1:6543/postgres']);
     expect(pooler.code).toBe(2);
-    expect(pooler.json!.error).toMatch(/session pooler/);
+    expect(pooler.json!.error).toMatch(/goes through a transaction pooler.*session pooler/);
+    // backfill keeps no session state: the port is only a hint, and it goes on to connect (nothing listens here).
+    const walker = await runCli(['backfill', '--json', '--database-url', 'postgres://postgres@127.0.0.1:6543/postgres']);
+    expect(walker.code).toBe(2);
+    expect(walker.json!.error).toMatch(/^Cannot connect to 127\.0\.0\.1:6543/);
     const plaintext = await runCli(['backfill', '--json', '--database-url', 'postgres://u:p@db.example.supabase.co:5432/postgres']);
     expect(plaintext.code).toBe(2);
     expect(plaintext.json!.error).toMatch(/--ssl-ca/);

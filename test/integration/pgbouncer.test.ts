@@ -52,3 +52,44 @@ describe.skipIf(!hasPgbouncer())('through PgBouncer', () => {
     }
   });
 });
+
+describe.skipIf(!hasPgbouncer())('through PgBouncer in transaction mode', () => {
+  let env: Db;
+  let pooler: Pgbouncer;
+  let session: Pgbouncer;
+  beforeAll(async () => {
+    env = await createMigrationDatabase();
+    await seedDeterministicRooms(env.pool, 60, 3);
+    pooler = await startPgbouncer(env.db.url, { pool_mode: 'transaction', max_client_conn: 50, default_pool_size: 8 });
+    session = await startPgbouncer(env.db.url, { pool_mode: 'session', max_client_conn: 50, default_pool_size: 8 });
+  });
+  afterAll(async () => {
+    await pooler.stop();
+    await session.stop();
+    await env.close();
+  });
+  const run = (url: string, ...args: string[]) => runCli([...args, '--json', '--log-level', 'warn'], { databaseUrl: url });
+
+  it('the commands that keep no session state work there: backfill, a re-run, fix-parts, reconcile, status', async () => {
+    for (const args of [['backfill', '--batch-size', '10'], ['backfill'], ['fix-parts'], ['reconcile'], ['reconcile', '--shared'], ['status']]) {
+      const result = await run(pooler.url, ...args);
+      expect(result.code, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+    }
+    const rerun = await run(pooler.url, 'backfill');
+    expect(rerun.json!.messages.written).toBe(0);
+  });
+
+  it('stamp-artist-id, drop-legacy and restore are refused by its behaviour (any port), with the fix', async () => {
+    for (const args of [['stamp-artist-id'], ['drop-legacy', '--dry-run', '--snapshot-dir', 'snap-try'], ['restore', '--snapshot-dir', 'no-such-snapshot']]) {
+      const result = await run(pooler.url, ...args);
+      expect(result.code, args[0]).toBe(2);
+      expect(result.json!.error, args[0]).toContain(`${args[0]} needs one server session from start to end`);
+      expect(result.json!.error).toContain('Connect directly');
+    }
+  });
+
+  it('a session pooler is no transaction pooler: stamp-artist-id runs through it', async () => {
+    const result = await run(session.url, 'stamp-artist-id');
+    expect(result.code, result.stderr).toBe(0);
+  });
+});

@@ -102,6 +102,7 @@ ${exitCodesHelp({ 0: 'dropped (with --dry-run: every gate it can check passed, n
                 },
                 context,
               ),
+          { needsSession: 'its snapshot, the watch window and the drop must see one consistent server session' },
         ),
       );
     });

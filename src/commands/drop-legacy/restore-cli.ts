@@ -42,6 +42,7 @@ ${exitCodesHelp({ 0: 'restored, and every check matches the manifest', 1: 'not a
       setExitCode(
         await runCommand('restore', restoreFlags, flags, (f, context) =>
           restore({ snapshotDir: f.snapshotDir, intoSchema: f.intoSchema, dryRun: f.dryRun, statementTimeoutMs: f.statementTimeout, lockTimeoutMs: f.lockTimeout }, context),
+          { needsSession: 'its snapshot settings and the checks after the restore must run on one server session' },
         ),
       );
     });

@@ -65,6 +65,7 @@ ${exitCodesHelp({ 0: 'done: the column, its FK and index are in place and every 
             },
             context,
           ),
+          { needsSession: 'CREATE INDEX CONCURRENTLY cannot run in a transaction, so its lock and statement timeouts are session settings' },
         ),
       );
     });
