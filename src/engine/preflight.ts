@@ -51,6 +51,8 @@ export type TablePrivilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
 export interface Needs {
   /** The target tables too (every command but the legacy-only ones). */
   target: boolean;
+  /** The legacy tables (all but status and restore, which run when they may be gone). */
+  legacy?: boolean;
   /** What it writes to the target tables, beyond reading them (SELECT on every table it reads is implied). */
   writes?: Partial<Record<'sessions' | 'chats' | 'chat_messages', readonly TablePrivilege[]>>;
   /** The state schema it uses: `write` creates it when absent and writes its tables; otherwise it only reads one that exists. */
@@ -229,8 +231,9 @@ const STATE_TABLES = ['runs', 'leases', 'batches', 'room_ledger', 'target_ledger
  * reads and writes and on the state schema (or may create it). Each missing one is named with its GRANT,
  * so nothing is half done and no schema ends up owned by a role that cannot finish the job.
  */
-async function assertPrivileges(db: pg.ClientBase, needs: Needs): Promise<void> {
-  const wanted: [string, TablePrivilege][] = [...LEGACY_READS, ...(needs.target ? TARGET_READS : [])].map((table) => [`public.${table}`, 'SELECT']);
+export async function assertPrivileges(db: pg.ClientBase | pg.Pool, needs: Needs): Promise<void> {
+  const reads = [...(needs.legacy === false ? [] : LEGACY_READS), ...(needs.target ? TARGET_READS : [])];
+  const wanted: [string, TablePrivilege][] = reads.map((table) => [`public.${table}`, 'SELECT']);
   for (const [table, privileges] of Object.entries(needs.writes ?? {})) for (const privilege of privileges) wanted.push([`public.${table}`, privilege]);
   const missing: string[] = [];
   const { rows } = await db.query<{ role: string; database: string; create_db: boolean }>(

@@ -89,9 +89,11 @@ describe('preflight: privileges and column types, before any write', () => {
         const result = await backfill(url);
         expect(result.code, result.stderr).toBe(2);
         expect(result.json!.error).toContain(`USAGE, CREATE on the state schema priv_state (owned by ${owner}): as ${owner}, GRANT USAGE, CREATE ON SCHEMA priv_state TO ${role};`);
-        const reconcile = await runCli(['reconcile', '--json', '--state-schema', 'priv_state'], { databaseUrl: url });
-        expect(reconcile.code).toBe(2);
-        expect(reconcile.json!.error).toContain('GRANT USAGE ON SCHEMA priv_state');
+        for (const command of ['reconcile', 'status']) {
+          const reader = await runCli([command, '--json', '--state-schema', 'priv_state'], { databaseUrl: url });
+          expect(reader.code, command).toBe(2);
+          expect(reader.json!.error).toContain('GRANT USAGE ON SCHEMA priv_state');
+        }
       },
     );
   });

@@ -6,6 +6,7 @@ import { CONVERTER_VERSION } from '../../migration/convert.ts';
 import { ReportWriter } from '../../report/report-writer.ts';
 import { summaryHead, type ExitCode, type RunSummary } from '../../report/summary.ts';
 import { withCommandLease, type CommandContext } from '../../engine/context.ts';
+import { assertPrivileges } from '../../engine/preflight.ts';
 
 export interface RestoreOptions {
   snapshotDir: string;
@@ -22,6 +23,8 @@ export async function restore(options: RestoreOptions, context: CommandContext):
   const { pool, logger } = context;
   const dir = resolve(options.snapshotDir);
   const manifest = await readManifest(dir);
+  // It records its run in the state schema (a dry run only reads it): exit 2 with the GRANT, before anything.
+  await assertPrivileges(pool, { target: false, legacy: false, state: { schema: context.stateSchema, write: !options.dryRun } });
   const report = await ReportWriter.open(context.reportDir);
   const head = (exitCode: ExitCode) => summaryHead('restore', context, { dryRun: options.dryRun, complete: true, exitCode });
   const base = {

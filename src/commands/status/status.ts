@@ -3,7 +3,7 @@ import { stateSchemaExists } from '../../engine/state-schema.ts';
 import { summaryHead, type RunSummary } from '../../report/summary.ts';
 import type { CommandContext } from '../../engine/context.ts';
 import { isDeadLocalHolder, LEASE_TTL_SECONDS } from '../../engine/leases.ts';
-import { RLS_TABLES, tablesHiddenByRls } from '../../engine/preflight.ts';
+import { assertPrivileges, RLS_TABLES, tablesHiddenByRls } from '../../engine/preflight.ts';
 
 // How many recent runs `status` lists.
 const RECENT_RUNS = 10;
@@ -62,6 +62,8 @@ export async function status(context: CommandContext): Promise<RunSummary> {
   // Not a reason to stop: status reads only its own schema, and must work after drop-legacy too. But the
   // other commands would refuse this role, and the operator should hear it here first.
   const hidden = await tablesHiddenByRls(pool, RLS_TABLES, {});
+  // Reading the runs needs USAGE on the state schema, and SELECT on its tables: exit 2 with the GRANT, not 3.
+  await assertPrivileges(pool, { target: false, legacy: false, state: { schema: stateSchema, write: false } });
   const warnings = hidden.map((h) => `Row-level security hides rows of public.${h.table} from this role (${h.why}): the other commands will refuse it (exit 2).`);
   for (const warning of warnings) context.logger.warn(warning);
   if (warnings.length > 0) base.warnings = warnings;
