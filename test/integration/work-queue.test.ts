@@ -14,15 +14,17 @@ import { createMigrationDatabase, seedDeterministicRooms } from '../support/lega
 
 const STATE = 'recoup_migrate';
 
+// One database for the file: ten rooms and the state schema; each test makes runs of its own.
+let pool: pg.Pool;
+let close: () => Promise<void>;
+beforeAll(async () => {
+  ({ pool, close } = await createMigrationDatabase());
+  await seedDeterministicRooms(pool, 10, 1);
+  await ensureStateSchema(pool, STATE);
+});
+afterAll(async () => close());
+
 describe('work queue: a lease renewal during a REPEATABLE READ batch', () => {
-  let pool: pg.Pool;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ pool, close } = await createMigrationDatabase());
-    await seedDeterministicRooms(pool, 10, 1);
-    await ensureStateSchema(pool, STATE);
-  });
-  afterAll(async () => close());
 
   async function claim(): Promise<ClaimedBatch> {
     const runId = randomUUID();
@@ -153,14 +155,6 @@ describe('work queue: a lease renewal during a REPEATABLE READ batch', () => {
 });
 
 describe('work queue: --limit when two workers claim at the same moment', () => {
-  let pool: pg.Pool;
-  let close: () => Promise<void>;
-  beforeAll(async () => {
-    ({ pool, close } = await createMigrationDatabase());
-    await seedDeterministicRooms(pool, 10, 1);
-    await ensureStateSchema(pool, STATE);
-  });
-  afterAll(async () => close());
 
   it('a worker that waited for the run row counts the batch the worker before it just took', async () => {
     const runId = randomUUID();
