@@ -309,7 +309,7 @@ async function backfillWalksRoom(client: pg.ClientBase, range: RoomRange, roomId
 
 function describeDrift(drift: readonly ReconcileItem[], roomId: string): string {
   const codes = [...new Set(drift.map((item) => item.code))].join(', ');
-  return `${drift.length} drift item(s) in room ${roomId} (${codes}); each memory's verdict and fix are listed above (or under "messages" in --json).`;
+  return `${drift.length} drift item(s) in room ${roomId} (${codes}); each memory's verdict and fix are listed above (or under "entries" in --json).`;
 }
 
 function roomItem(level: RoomItem['level'], item: ReconcileItem, fix: Fix | null): RoomItem {
