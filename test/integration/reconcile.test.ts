@@ -433,3 +433,28 @@ describe('reconcile on a target without sessions.artist_id (before stamp-artist-
     expect(damaged.json!.reasons).toEqual({ message_missing: 1 });
   });
 });
+
+describe('reconcile: titles the app did not change', () => {
+  let env: Awaited<ReturnType<typeof createMigrationDatabase>>;
+  beforeAll(async () => {
+    env = await createMigrationDatabase();
+  });
+  afterAll(async () => env.close());
+
+  it('a blank topic the original script copied as it was is not a rename; a title the app gave is', async () => {
+    const accountId = await insertAccount(env.pool);
+    const room = await insertRoom(env.pool, { accountId, topic: '   ' });
+    await insertMemory(env.pool, room, { role: 'user', content: 'hi' });
+    const reports = mkdtempSync(join(tmpdir(), 'recoup-titles-'));
+    expect((await runCli(['backfill', '--json', '--report-dir', join(reports, 'b')], { databaseUrl: env.db.url })).code).toBe(0);
+    const setTitle = async (title: string) => {
+      await env.pool.query('update sessions set title = $1 where id = $2', [title, sessionIdForRoom(room)]);
+      await env.pool.query('update chats set title = $1 where id = $2', [title, room]);
+    };
+    const audit = async (name: string) => (await runCli(['reconcile', '--json', '--report-dir', join(reports, name)], { databaseUrl: env.db.url })).json!;
+    await setTitle('   ');
+    expect((await audit('script')).app).toEqual({ renamed: 0, archived: 0 });
+    await setTitle('Release plan');
+    expect((await audit('app')).app).toEqual({ renamed: 1, archived: 0 });
+  });
+});

@@ -16,6 +16,8 @@ export interface ExpectedRoomRow {
   id: string;
   account_id: string;
   title: string;
+  /** The room's topic as it is: the original script copied a blank one as it was, not as Untitled. */
+  topic: string | null;
   artist_id: string | null;
 }
 
@@ -55,7 +57,7 @@ export async function compareRooms(
   const artistValue = options.withArtistId ? 's.artist_id::text' : 'null::text';
   const { rows } = await client.query<RoomComparison>(
     `with e as (
-       select t.* from jsonb_to_recordset($1::jsonb) as t(room_id uuid, id text, account_id uuid, title text, artist_id uuid)
+       select t.* from jsonb_to_recordset($1::jsonb) as t(room_id uuid, id text, account_id uuid, title text, topic text, artist_id uuid)
      )
      select e.room_id::text as room_id,
             s.id is not null as session_exists,
@@ -63,7 +65,10 @@ export async function compareRooms(
             s.id is not null and s.account_id is distinct from e.account_id as account_differs,
             s.id is not null and ${artistDiffers} as artist_differs,
             c.id is not null and c.session_id is distinct from e.id as chat_session_differs,
-            (s.id is not null and s.title is distinct from e.title) or (c.id is not null and c.title is distinct from e.title) as renamed,
+            -- Renamed in the app: a title that is neither what the tool writes nor the topic as it is (what
+            -- the original script wrote, a blank one included).
+            (s.id is not null and s.title is distinct from e.title and s.title is distinct from e.topic)
+              or (c.id is not null and c.title is distinct from e.title and c.title is distinct from e.topic) as renamed,
             coalesce(s.status = 'archived', false) as archived,
             ${sessionDigestSql('e', options.withArtistId)} as expected_session_digest,
             case when s.id is not null then ${sessionDigestSql('s', options.withArtistId)} end as actual_session_digest,

@@ -27,7 +27,7 @@ export function expectRoom(row: ReconcileRoomRow): RoomExpectation {
 export function expectedRoomRow(room: RoomExpectation): ExpectedRoomRow | null {
   if (!room.mapping.ok) return null;
   const { session } = room.mapping.mapped;
-  return { room_id: room.row.id, id: session.id, account_id: session.accountId, title: session.title, artist_id: session.artistId };
+  return { room_id: room.row.id, id: session.id, account_id: session.accountId, title: session.title, topic: room.row.topic, artist_id: session.artistId };
 }
 
 /** Per room: the messages expected in the target, and the memories expected to be skipped (with why). */
