@@ -16,6 +16,8 @@ export type MessageSkipReason = (typeof MESSAGE_SKIP_REASONS)[number];
 /** Every reason code, in the order summaries list them (the reference's order: docs/reason-codes.md). */
 export const REASON_CODES = [
   ...ROOM_SKIP_REASONS,
+  // A memory whose room_id is NULL: it belongs to no room, so no walk reaches it (unscoped runs list it).
+  'memory_no_room',
   'room_failed',
   'artist_missing',
   'artist_conflict',

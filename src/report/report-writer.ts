@@ -75,6 +75,19 @@ export class ReportWriter {
     }
   }
 
+  /** Writes `lines` to a JSONL file of its own in the report folder; returns how many it wrote. */
+  async writeLines(name: string, lines: AsyncIterable<object>): Promise<number> {
+    const path = join(this.dir, name);
+    const stream = createWriteStream(path, { flags: 'w', mode: REPORT_FILE_MODE });
+    let count = 0;
+    for await (const line of lines) {
+      count += 1;
+      if (!stream.write(`${JSON.stringify(line)}\n`)) await new Promise<void>((ok) => stream.once('drain', () => ok()));
+    }
+    await new Promise<void>((ok, fail) => stream.end((error?: Error | null) => (error ? fail(error) : ok())));
+    return count;
+  }
+
   get roomLines(): number {
     return this.lines;
   }

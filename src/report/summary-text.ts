@@ -23,6 +23,8 @@ export function renderHuman(summary: RunSummary): string {
     lines.push('the whole run: not finished when this process stopped; `npx recoup-migrate status` shows it');
   }
   lines.push(...undone(summary));
+  const withoutRoom = summary.withoutRoom as { memories: number; report: string } | undefined;
+  if (withoutRoom) lines.push(`${withoutRoom.memories} memories belong to no room (room_id is null): listed in ${withoutRoom.report}`);
   const stopped = stoppedEarly(summary);
   if (stopped) lines.push(stopped);
   if (summary.reportDir) lines.push(`reports: ${summary.reportDir}`);

@@ -14,6 +14,7 @@ import { isolateFailingRooms } from './isolate.ts';
 import { BackfillTally, type BackfillBudgets, type BackfillStats } from './tally.ts';
 import { runBatches, runnerConfig, type StopReason, type WalkSettings } from '../../engine/batch-runner.ts';
 import { withSharedRun, type CommandContext, type SharedRun } from '../../engine/context.ts';
+import { reportMemoriesWithoutRoom } from '../../engine/memories-without-room.ts';
 
 export interface BackfillOptions extends BackfillBudgets, WalkSettings {
   scope: RoomScope;
@@ -92,6 +93,8 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
   }
 
   const complete = runError === null && stopReason === 'done';
+  // A walk of every room also accounts for the memories no room holds (room_id null): listed, and counted.
+  const withoutRoom = complete ? await reportMemoriesWithoutRoom(pool, options.scope, report) : null;
   // Fresh ledger statistics for the next run's plans. A run that converted nothing (every room unchanged
   // since its ledger entry) wrote no ledger row and skips it: it is about a tenth of a re-run's time on a
   // large ledger. A run that only adopted the original script's rows did convert, and does analyse.
@@ -111,7 +114,8 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
     ...summaryHead('backfill', { runId, startedAt: context.startedAt }, { dryRun: options.dryRun, complete, exitCode }),
     rooms: tally.stats.rooms,
     messages: tally.stats.messages,
-    reasons: tally.stats.reasons,
+    reasons: withoutRoom ? { ...tally.stats.reasons, memory_no_room: withoutRoom.memories } : tally.stats.reasons,
+    ...(withoutRoom ? { withoutRoom } : {}),
     reportDir: report.dir,
     ...(inScope !== null ? { inScope: { rooms: inScope } } : {}),
     ...(joined ? { joinedRun: true } : {}),

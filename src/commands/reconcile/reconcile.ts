@@ -17,6 +17,7 @@ import { withSharedRun, type CommandContext, type SharedRun } from '../../engine
 import { reconcileRange, type BatchOutcome, type ReconcileBatchContext } from './batch.ts';
 import type { RoomVerdict } from './line.ts';
 import { ReconcileTally, type ReconcileMessageCounters, type ReconcileRoomCounters } from './tally.ts';
+import { reportMemoriesWithoutRoom } from '../../engine/memories-without-room.ts';
 
 export interface ReconcileOptions extends WalkSettings {
   scope: RoomScope;
@@ -143,6 +144,8 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
   }
 
   const complete = runError === null && stopReason === 'done';
+  // A walk of every room also accounts for the memories no room holds (room_id null): listed, and counted.
+  const withoutRoom = complete ? await reportMemoriesWithoutRoom(pool, options.scope, report) : null;
   const baselineCounts = baseline?.finish();
   const runTotals = shared && complete ? totalsOf(await finishedBatchStats(pool, stateSchema, run.runId)) : null;
   const failing = runTotals
@@ -158,7 +161,8 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
     // Counters that do not apply to reconcile (migrated, written, ...) are absent, as the contract allows.
     rooms: tally.rooms as unknown as RoomCounters,
     messages: tally.messages as unknown as MessageCounters,
-    reasons: tally.reasons,
+    reasons: withoutRoom ? { ...tally.reasons, memory_no_room: withoutRoom.memories } : tally.reasons,
+    ...(withoutRoom ? { withoutRoom } : {}),
     reportDir: report.dir,
     ...(inScope !== null ? { inScope: { rooms: inScope } } : {}),
     ledger: ledgerSchema !== null,
