@@ -65,7 +65,7 @@
  * Re-converting an envelope this produced gives the same envelope, which is what fix-parts relies on.
  */
 import type { MessageSkipReason } from './reasons.ts';
-import { isJsonObject, isLosslessNumber, type JsonObject } from './json.ts';
+import { isJsonObject, isLosslessNumber, stringifyJson, type JsonObject } from './json.ts';
 import { convertParts, isRenderable, malformed } from './convert-parts.ts';
 import { attachmentParts, hasLegacyContent, insertBeforeText, partsFromLegacyFields } from './convert-legacy.ts';
 import { buildMetadata, legacyFields } from './convert-metadata.ts';
@@ -98,9 +98,34 @@ export type Conversion =
 /** Converts without validating. Deterministic. Never throws on any JSON value. */
 export function convertContent(id: string, content: unknown): ContentConversion {
   try {
-    return { ok: true, message: buildEnvelope(id, content) };
+    const message = buildEnvelope(id, content);
+    assertWritable(message);
+    return { ok: true, message };
   } catch (error) {
     return skipFor(error);
+  }
+}
+
+// Deeper than this, the message is written out once here to see that it can be: JSON text is written
+// recursively, and a value nested some thousands of levels deep overflows the stack. Postgres stored it.
+const DEEP = 256;
+
+/** Throws a skip for a message too deeply nested to be written as JSON; cheap for every other one. */
+function assertWritable(message: UIMessageEnvelope): void {
+  const pending: [unknown, number][] = [[message, 0]];
+  let deepest = 0;
+  while (pending.length > 0 && deepest <= DEEP) {
+    const [value, depth] = pending.pop()!;
+    deepest = Math.max(deepest, depth);
+    if (Array.isArray(value)) for (const item of value) pending.push([item, depth + 1]);
+    else if (isJsonObject(value)) for (const item of Object.values(value)) pending.push([item, depth + 1]);
+  }
+  if (deepest <= DEEP) return;
+  try {
+    stringifyJson(message);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw malformed(`a value is nested more than ${DEEP} levels deep, too deep to write as JSON`);
   }
 }
 

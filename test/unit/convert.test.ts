@@ -169,6 +169,14 @@ describe('skip details', () => {
     expect(valueFreeDetail('converter error: Unexpected token "4111" in JSON')).toBe('converter error');
   });
 
+  it('skip a message nested too deep to write as JSON, and convert one merely deep', async () => {
+    const nested = (depth: number) => parseJson(`{"role":"assistant","parts":[{"type":"text","text":"ok"},{"type":"tool-invocation","toolInvocation":{"state":"result","toolCallId":"c1","toolName":"t","args":{"deep":${'['.repeat(depth)}1${']'.repeat(depth)}},"result":1}}]}`);
+    const deep = await convertMemory({ id: 'm-8', content: nested(5_000), updatedAt: new Date(0) });
+    expect(deep).toEqual({ ok: false, reason: 'message_malformed', detail: 'a value is nested more than 256 levels deep, too deep to write as JSON' });
+    const fine = await convertMemory({ id: 'm-9', content: nested(1_000), updatedAt: new Date(0) });
+    expect(fine.ok).toBe(true);
+  });
+
   it('validateEnvelope reports an envelope without parts', async () => {
     expect(await validateEnvelope({ id: 'x', role: 'user', parts: [] })).toContain('at least one part');
     expect(await validateEnvelope(null)).toEqual(expect.any(String));
