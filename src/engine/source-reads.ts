@@ -101,6 +101,8 @@ export interface MemoryRow {
   /** content as jsonb text: parse it losslessly. */
   content: string;
   updated_at: string;
+  /** Why updated_at gives the message no time (infinity, -infinity, a date before year 1); null when it does. */
+  bad_time: string | null;
 }
 
 // Memories converted and written per step inside a batch: bounds memory whatever a room's size (one
@@ -121,7 +123,9 @@ export async function forEachMemoryPage(
   if (roomIds.length === 0) return;
   await client.query(
     `declare recoup_migrate_memories no scroll cursor for
-     select m.id::text, m.room_id::text, m.content::text as content, ${timestampTextSql('m.updated_at')} as updated_at
+     select m.id::text, m.room_id::text, m.content::text as content, ${timestampTextSql('m.updated_at')} as updated_at,
+            case when not isfinite(m.updated_at) then m.updated_at::text
+                 when m.updated_at < '0001-01-01 00:00:00+00'::timestamptz then 'a date before year 1 (' || m.updated_at::text || ')' end as bad_time
        from public.memories m
       where m.room_id = any($1::uuid[])
       order by m.room_id, m.updated_at, m.id`,

@@ -23,6 +23,8 @@ export const REASON_CODES = [
   'artist_conflict',
   'room_not_migrated',
   ...MESSAGE_SKIP_REASONS,
+  // memories.updated_at is infinity, -infinity or before year 1: the message has no time to be placed at.
+  'message_no_time',
   // A message row that exists but was not written by this tool (the original script) and differs from
   // the converter's output. backfill never overwrites those; fix-parts rebuilds them.
   'message_needs_fix_parts',

@@ -16,11 +16,12 @@ import {
 import { CHATS_TABLE, MESSAGES_TABLE, sessionsTable } from './target-tables.ts';
 import { inTransaction } from '../../engine/transactions.ts';
 import { trackedWrite } from './tracked-write.ts';
-import { CONVERTER_VERSION, convertMemory } from '../../migration/convert.ts';
-import { parseJson, stringifyJson } from '../../migration/json.ts';
+import { CONVERTER_VERSION } from '../../migration/convert.ts';
+import { stringifyJson } from '../../migration/json.ts';
 import type { MappedRoom } from '../../migration/map-room.ts';
 import type { BackfillRoomResult } from '../../report/room-result.ts';
 import { classifyRoom, finishRoomResults, isUnchangedSinceLedger, tallyOutcomes, unchangedResult, type RoomWork } from './rooms.ts';
+import { convertMemoryRow } from '../../engine/memory-conversion.ts';
 
 export interface BackfillBatchContext {
   pool: pg.Pool;
@@ -123,13 +124,7 @@ async function convertMemories(memories: MemoryRow[], rooms: Map<string, RoomWor
   for (const memory of memories) {
     const room = rooms.get(memory.room_id);
     if (!room) continue;
-    let content: unknown;
-    try {
-      content = parseJson(memory.content);
-    } catch {
-      content = memory.content;
-    }
-    const conversion = await convertMemory({ id: memory.id, content, updatedAt: new Date(memory.updated_at) });
+    const conversion = await convertMemoryRow(memory);
     room.result.converted = (room.result.converted ?? 0) + 1;
     if (!conversion.ok) {
       room.result.skipped.push({ memoryId: memory.id, reason: conversion.reason, detail: conversion.detail });

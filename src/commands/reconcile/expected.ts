@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import type { ExpectedMessageRow, ExpectedRoomRow } from './compare.ts';
 import type { ReconcileRoomRow } from './reads.ts';
 import type { MemoryRow } from '../../engine/source-reads.ts';
-import { convertMemory } from '../../migration/convert.ts';
-import { parseJson } from '../../migration/json.ts';
 import { mapRoomRow, type RoomMapping } from '../../migration/map-room.ts';
 import { sessionIdForRoom } from '../../migration/session-id.ts';
 import type { SkippedMemory } from '../../report/room-result.ts';
+import { convertMemoryRow } from '../../engine/memory-conversion.ts';
 
 /**
  * The expected side of reconcile: what backfill would write, computed with backfill's own mapping and
@@ -51,7 +50,7 @@ export async function expectMessages(memories: readonly MemoryRow[]): Promise<Ma
       room = { expected: [], skipped: [], converted: 0 };
       byRoom.set(memory.room_id, room);
     }
-    const conversion = await convertMemory({ id: memory.id, content: parseContent(memory.content), updatedAt: new Date(memory.updated_at) });
+    const conversion = await convertMemoryRow(memory);
     room.converted += 1;
     const base = { id: memory.id, room_id: memory.room_id, chat_id: memory.room_id, created_at: memory.updated_at };
     if (conversion.ok) {
@@ -62,15 +61,6 @@ export async function expectMessages(memories: readonly MemoryRow[]): Promise<Ma
     }
   }
   return byRoom;
-}
-
-/** As backfill: jsonb text always parses; should it not, the converter judges the raw text. */
-export function parseContent(text: string): unknown {
-  try {
-    return parseJson(text);
-  } catch {
-    return text;
-  }
 }
 
 // The first 32 bits of a room id's md5, as a fraction of 2^32: a stable, uniform draw per room.

@@ -19,7 +19,8 @@ import type { ReasonCode, ReasonCounts, RoomSkipReason } from '../../migration/r
 import { summaryHead, type ExitCode, type RunSummary } from '../../report/summary.ts';
 import { judgeRooms, type JudgeObserver } from './batch.ts';
 import type { ExpectedMessageRow, MessageProblem, RoomComparison } from './compare.ts';
-import { expectMessages, expectRoom, parseContent, type RoomExpectation, type RoomMessages } from './expected.ts';
+import { expectMessages, expectRoom, type RoomExpectation, type RoomMessages } from './expected.ts';
+import { parseContent } from '../../engine/memory-conversion.ts';
 import type { AppChanges, ReconcileItem, RoomVerdict } from './line.ts';
 import { readReconcileRooms } from './reads.ts';
 import { SHOWN_VALUE_CHARS } from './reconcile.ts';
