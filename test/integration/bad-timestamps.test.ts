@@ -8,12 +8,12 @@ type Db = Awaited<ReturnType<typeof createMigrationDatabase>>;
 describe('a memory whose updated_at is no time', () => {
   let env: Db;
   let room: string;
-  const bad: Record<string, string> = {};
+  const bad = {} as Record<'infinity' | 'minusInfinity' | 'bc', string>;
   beforeAll(async () => {
     env = await createMigrationDatabase();
     room = await insertRoom(env.pool, { accountId: await insertAccount(env.pool) });
     await insertMemory(env.pool, room, { role: 'user', content: 'a real question' }, '2025-05-01T00:00:01Z');
-    for (const [name, time] of [['infinity', 'infinity'], ['minusInfinity', '-infinity'], ['bc', '0044-03-15 12:00:00+00 BC']]) {
+    for (const [name, time] of [['infinity', 'infinity'], ['minusInfinity', '-infinity'], ['bc', '0044-03-15 12:00:00+00 BC']] as const) {
       bad[name] = await insertMemory(env.pool, room, { role: 'assistant', content: `answer ${name}` }, time);
     }
   });
