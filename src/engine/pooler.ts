@@ -13,7 +13,11 @@ export const TRANSACTION_POOLER_PORT = 6543;
  * hands out another one answers like a direct connection.
  */
 export async function confirmsTransactionPooling(pool: pg.Pool): Promise<boolean> {
-  const [a, b] = [await pool.connect(), await pool.connect()];
+  const a = await pool.connect();
+  const b = await pool.connect().catch((error: unknown) => {
+    a.release();
+    throw error;
+  });
   try {
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const first = (await a.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;

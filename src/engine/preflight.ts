@@ -96,6 +96,9 @@ export async function inspectDatabase(db: pg.Pool | pg.ClientBase, needs: Needs)
 }
 
 async function inspectWith(db: pg.ClientBase, needs: Needs): Promise<DatabaseShape> {
+  // First: information_schema lists only the columns a role holds some privilege on, so a table this role
+  // may not read at all would look absent, and be reported as missing instead of with its GRANT.
+  await assertPrivileges(db, needs);
   const tables = needs.target ? Object.keys(REQUIRED_COLUMNS) : ['accounts', 'rooms', 'memories'];
   const { rows: columns } = await db.query<ColumnRow>(
     `select table_name, column_name, is_nullable, column_default, is_identity, is_generated, data_type
@@ -144,7 +147,6 @@ async function inspectWith(db: pg.ClientBase, needs: Needs): Promise<DatabaseSha
   }
 
   await assertVisibleThroughRls(db, needs.target ? RLS_TABLES : ['rooms', 'memories'], needs.writes ?? {});
-  await assertPrivileges(db, needs);
 
   const { rows: info } = await db.query<{ version: string; current_user: string }>(
     `select current_setting('server_version') as version, current_user`,

@@ -30,8 +30,21 @@ export async function ensureStateSchema(pool: pg.Pool, schema: string): Promise<
 export async function applyStateDdl(pool: pg.Pool, lockName: string, ddl: string): Promise<void> {
   await inTransaction(pool, { isolation: 'read committed', ...BOOKKEEPING_TIMEOUTS }, async (client) => {
     await client.query(`select pg_advisory_xact_lock(hashtext($1))`, [lockName]);
-    await client.query(ddl);
+    await client.query(await withoutExistingSchema(client, ddl));
   });
+}
+
+/**
+ * The DDL without its CREATE SCHEMA when the schema is already there: Postgres checks CREATE on the
+ * database before IF NOT EXISTS, and a schema its owner made for this role (the fix the preflight names
+ * to a role without that privilege) must be usable as it is.
+ */
+export async function withoutExistingSchema(client: pg.ClientBase, ddl: string): Promise<string> {
+  const name = /^create schema if not exists ("(?:[^"]|"")+"|[a-z_][a-z0-9_]*);/m.exec(ddl)?.[1];
+  if (!name) return ddl;
+  const unquoted = name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name;
+  const { rows } = await client.query<{ present: boolean }>('select exists (select 1 from pg_namespace where nspname = $1) as present', [unquoted]);
+  return rows[0]?.present ? ddl.replace(/^create schema if not exists [^;]+;/m, '') : ddl;
 }
 
 /**

@@ -26,7 +26,8 @@ export async function assertReportDirWritable(dir: string): Promise<void> {
     new PreconditionError(`Cannot write reports to ${absolute}: ${why}. Pass --report-dir with a folder this user can create and write.`);
   const existing = await stat(absolute).catch(() => null);
   if (existing && !existing.isDirectory()) throw refuse('it exists and is not a folder');
-  const parent = dirname(absolute);
+  // Into the folder itself when it exists (it may be read-only while its parent is not), else beside it.
+  const parent = existing ? absolute : dirname(absolute);
   const probe = join(parent, `.recoup-migrate-write-test-${process.pid}`);
   try {
     await mkdir(parent, { recursive: true, mode: REPORT_DIR_MODE });

@@ -54,13 +54,16 @@ describe('backfill preflight', () => {
     await env.pool.query(`create role ${role} login password '${password}'`);
     await env.pool.query(`grant usage, create on schema public to ${role}`);
     await env.pool.query(`grant select, insert, update on all tables in schema public to ${role}`);
+    // Every privilege it needs but the sight of every row: a state schema of its own to create.
+    await env.pool.query(`grant create on database ${env.db.name} to ${role}`);
     try {
-      const result = await runCli(['backfill', '--json'], { databaseUrl: withCredentials(env.db.url, role, password) });
+      const result = await runCli(['backfill', '--json', '--state-schema', `own_${role}`], { databaseUrl: withCredentials(env.db.url, role, password) });
       expect(result.code).toBe(2);
       expect(result.json!.error).toMatch(/row-level security/);
       expect(result.json!.error).toMatch(/BYPASSRLS/);
       expect(result.json!.error).toContain('rooms');
     } finally {
+      await env.pool.query(`revoke create on database ${env.db.name} from ${role}`);
       await env.pool.query(`drop owned by ${role}`);
       // A run as this role may have created the state schema: it stays, owned by the test's own role.
       await env.pool.query(`reassign owned by ${role} to current_user`);

