@@ -1,8 +1,8 @@
 -- recoup-migrate's own state. Lives in its own schema (default recoup_migrate, --state-schema),
 -- created on first use; nothing here touches the production tables.
--- __SCHEMA__ is replaced by the quoted schema name before this runs.
+-- __SCHEMA__ is replaced by the quoted schema name before this runs; the schema itself is created by
+-- stateSchemaDdl (src/engine/state-schema.ts), only where it is absent.
 
-create schema if not exists __SCHEMA__;
 
 -- One row per invocation (or per joined run, when several workers share one).
 create table if not exists __SCHEMA__.runs (

@@ -19,7 +19,7 @@ import {
   splitBatch,
   type ClaimedBatch,
 } from './work-queue.ts';
-import { errorMessage } from './errors.ts';
+import { errorMessage, STATEMENT_TIMEOUT_SQLSTATE } from './errors.ts';
 import { pacingFlags } from './config.ts';
 import { relieveMemoryPressure } from './memory.ts';
 import type { Progress } from './progress.ts';
@@ -37,7 +37,6 @@ const WAIT_FOR_OTHERS_MS = 500;
 // Pauses while the database is under pressure: first wait, doubling up to the cap.
 const THROTTLE_FIRST_PAUSE_MS = 500;
 const THROTTLE_MAX_PAUSE_MS = 10_000;
-const STATEMENT_TIMEOUT_SQLSTATE = '57014';
 
 export interface BatchRunnerConfig {
   pool: pg.Pool;

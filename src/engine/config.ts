@@ -149,8 +149,6 @@ export const backfillFlags = z
   .superRefine(refuseWithUndo([...UNDO_REFUSES_BACKFILL]));
 export type BackfillFlags = z.infer<typeof backfillFlags>;
 
-export const commonFlags = z.object({ ...connectionFlags, ...outputFlags });
-
 /** What every command's flags hold, whichever shared groups it takes. */
 export type BaseFlags = z.infer<z.ZodObject<typeof connectionFlags & typeof baseOutputFlags>> &
   Partial<z.infer<z.ZodObject<typeof groupFlags.state & typeof groupFlags.reports & typeof groupFlags.values & typeof groupFlags.progress & typeof groupFlags.timeouts>>>;

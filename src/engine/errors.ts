@@ -70,15 +70,15 @@ const TLS_REJECTED_CERTIFICATE = new Set([
   'CERT_UNTRUSTED',
 ]);
 
-// query_canceled: what statement_timeout raises.
-const STATEMENT_TIMEOUT = '57014';
+/** query_canceled: what statement_timeout raises. */
+export const STATEMENT_TIMEOUT_SQLSTATE = '57014';
 
 /** The database's message with its SQLSTATE, constraint and detail, which name what was rejected. */
 export function describeDatabaseError(error: unknown): string {
   const e = error as { code?: string; constraint?: string; detail?: string; table?: string };
   const parts = [errorMessage(error)];
   if (e.code) parts.push(`SQLSTATE ${e.code}`);
-  if (e.code === STATEMENT_TIMEOUT) parts.push('it alone takes longer than the statement timeout: raise --statement-timeout');
+  if (e.code === STATEMENT_TIMEOUT_SQLSTATE) parts.push('it alone takes longer than the statement timeout: raise --statement-timeout');
   if (e.table) parts.push(`table ${e.table}`);
   if (e.constraint) parts.push(`constraint ${e.constraint}`);
   // "Failing row contains (...)" details would print message content; key details only name ids.

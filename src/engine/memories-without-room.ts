@@ -3,15 +3,15 @@ import type { RoomScope } from './source-reads.ts';
 
 // memories.room_id may be NULL: such a memory belongs to no room, so no walk of rooms ever sees it.
 const PAGE = 10_000;
-export const MEMORIES_WITHOUT_ROOM_FILE = 'memories-without-room.jsonl';
+const MEMORIES_WITHOUT_ROOM_FILE = 'memories-without-room.jsonl';
 
 /** Whether a walk covers every room, so that what it cannot reach (memories without a room) is its to report. */
-export function isUnscoped(scope: RoomScope): boolean {
+function isUnscoped(scope: RoomScope): boolean {
   return scope.rooms === undefined && scope.since === undefined && scope.limit === undefined;
 }
 
 /** The ids of the memories that have no room, page by page in id order (keyset: nothing held between pages). */
-export async function* memoriesWithoutRoom(db: pg.Pool | pg.ClientBase): AsyncGenerator<string> {
+async function* memoriesWithoutRoom(db: pg.Pool | pg.ClientBase): AsyncGenerator<string> {
   let after: string | null = null;
   for (;;) {
     const { rows }: { rows: { id: string }[] } = await db.query<{ id: string }>(

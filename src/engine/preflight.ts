@@ -173,7 +173,7 @@ export interface HiddenTable {
  * INSERT, UPDATE and DELETE on the target tables for the writers), a permissive policy that applies to
  * the role allows every row (a condition of exactly `true`) and no restrictive policy applies.
  */
-export async function tablesHiddenByRls(db: pg.ClientBase | pg.Pool, tables: readonly string[], writes: Needs['writes'] & object): Promise<HiddenTable[]> {
+export async function tablesHiddenByRls(db: pg.ClientBase | pg.Pool, tables: readonly string[], writes: NonNullable<Needs['writes']>): Promise<HiddenTable[]> {
   const { rows } = await db.query<{ relname: string; active: boolean; policies: { cmd: string; permissive: string; qual: string | null; with_check: string | null }[] }>(
     `select c.relname, row_security_active(c.oid) as active,
             coalesce((select json_agg(json_build_object('cmd', p.cmd, 'permissive', p.permissive, 'qual', p.qual, 'with_check', p.with_check))
@@ -212,7 +212,7 @@ function allowsEveryRow(policy: { qual: string | null; with_check: string | null
   return policy.qual === 'true';
 }
 
-async function assertVisibleThroughRls(db: pg.ClientBase, tables: readonly string[], writes: Needs['writes'] & object): Promise<void> {
+async function assertVisibleThroughRls(db: pg.ClientBase, tables: readonly string[], writes: NonNullable<Needs['writes']>): Promise<void> {
   const hidden = await tablesHiddenByRls(db, tables, writes);
   if (hidden.length === 0) return;
   const { rows } = await db.query<{ role: string }>('select current_user as role');
@@ -238,14 +238,16 @@ export async function assertPrivileges(db: pg.ClientBase | pg.Pool, needs: Needs
   const wanted: [string, TablePrivilege][] = reads.map((table) => [`public.${table}`, 'SELECT']);
   for (const [table, privileges] of Object.entries(needs.writes ?? {})) for (const privilege of privileges) wanted.push([`public.${table}`, privilege]);
   const missing: string[] = [];
-  const { rows } = await db.query<{ role: string; database: string; create_db: boolean }>(
-    `select current_user as role, current_database() as database, has_database_privilege(current_database(), 'CREATE') as create_db`,
+  // Names as SQL the operator can paste: Postgres' quote_ident quotes only where it must.
+  const { rows } = await db.query<{ role: string; role_sql: string; database: string; database_sql: string; create_db: boolean }>(
+    `select current_user as role, quote_ident(current_user) as role_sql, current_database() as database,
+            quote_ident(current_database()) as database_sql, has_database_privilege(current_database(), 'CREATE') as create_db`,
   );
-  const { role, database, create_db: mayCreateSchema } = rows[0]!;
+  const { role, role_sql: roleSql, database, database_sql: databaseSql, create_db: mayCreateSchema } = rows[0]!;
   const state = needs.state;
   if (state) {
-    const { rows: schema } = await db.query<{ present: boolean; usage: boolean; create: boolean; owner: string | null; tables: string[] }>(
-      `select n.oid is not null as present,
+    const { rows: schema } = await db.query<{ present: boolean; usage: boolean; create: boolean; owner: string | null; tables: string[]; quoted: string }>(
+      `select n.oid is not null as present, quote_ident(s.name) as quoted,
               coalesce(has_schema_privilege(n.oid, 'USAGE'), false) as usage,
               coalesce(has_schema_privilege(n.oid, 'CREATE'), false) as create,
               pg_get_userbyid(n.nspowner) as owner,
@@ -254,14 +256,14 @@ export async function assertPrivileges(db: pg.ClientBase | pg.Pool, needs: Needs
       [state.schema, STATE_TABLES],
     );
     const found = schema[0]!;
-    const quoted = quoteIdentifier(state.schema);
+    const quoted = found.quoted;
     if (!found.present) {
       if (state.write && !mayCreateSchema) {
-        missing.push(`CREATE on database ${database}, to create the state schema ${state.schema}: GRANT CREATE ON DATABASE ${quoteIdentifier(database)} TO ${quoteIdentifier(role)}; or have its owner run CREATE SCHEMA ${quoted} AUTHORIZATION ${quoteIdentifier(role)};`);
+        missing.push(`CREATE on database ${database}, to create the state schema ${state.schema}: GRANT CREATE ON DATABASE ${databaseSql} TO ${roleSql}; or have its owner run CREATE SCHEMA ${quoted} AUTHORIZATION ${roleSql};`);
       }
     } else if (!found.usage || (state.write && !found.create)) {
       const grant = state.write ? 'USAGE, CREATE' : 'USAGE';
-      missing.push(`${grant} on the state schema ${state.schema} (owned by ${found.owner}): as ${found.owner}, GRANT ${grant} ON SCHEMA ${quoted} TO ${quoteIdentifier(role)}; or ALTER SCHEMA ${quoted} OWNER TO ${quoteIdentifier(role)};`);
+      missing.push(`${grant} on the state schema ${state.schema} (owned by ${found.owner}): as ${found.owner}, GRANT ${grant} ON SCHEMA ${quoted} TO ${roleSql}; or ALTER SCHEMA ${quoted} OWNER TO ${roleSql};`);
     } else {
       for (const table of found.tables) for (const privilege of state.write ? (['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const) : (['SELECT'] as const)) wanted.push([`${quoted}.${table}`, privilege]);
     }
@@ -274,13 +276,9 @@ export async function assertPrivileges(db: pg.ClientBase | pg.Pool, needs: Needs
     );
     const byTable = new Map<string, string[]>();
     for (const row of denied) byTable.set(row.target, [...(byTable.get(row.target) ?? []), row.privilege]);
-    for (const [table, privileges] of byTable) missing.push(`${privileges.join(', ')} on ${table}: GRANT ${privileges.join(', ')} ON ${table} TO ${quoteIdentifier(role)};`);
+    for (const [table, privileges] of byTable) missing.push(`${privileges.join(', ')} on ${table}: GRANT ${privileges.join(', ')} ON ${table} TO ${roleSql};`);
   }
   if (missing.length > 0) {
     throw new PreconditionError(`Role ${role} lacks privileges this command needs; nothing was written:\n  - ${missing.join('\n  - ')}`);
   }
-}
-
-function quoteIdentifier(name: string): string {
-  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from './sql-files.ts';
+import { CONVERTER_VERSION } from '../migration/convert.ts';
 import type { LegacyRoomRow } from '../migration/map-room.ts';
 
 /** Which rooms a command walks. */
@@ -46,6 +47,11 @@ export interface SourceRoomRow extends LegacyRoomRow {
   ledger_memories_total: number | null;
   ledger_memories_skipped: number | null;
   ledger_skipped: string | null;
+}
+
+/** Backfill skips a room whose legacy rows and converter are those its ledger recorded, whatever its target rows hold. */
+export function isUnchangedSinceLedger(row: SourceRoomRow): boolean {
+  return row.ledger_fingerprint === row.fingerprint && row.ledger_converter_version === CONVERTER_VERSION;
 }
 
 /**

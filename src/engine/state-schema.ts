@@ -4,9 +4,15 @@ import { BOOKKEEPING_TIMEOUTS, inTransaction } from './transactions.ts';
 
 export const DEFAULT_STATE_SCHEMA = 'recoup_migrate';
 
-/** The state schema's DDL for a given schema name; every statement is IF NOT EXISTS. */
-export function stateSchemaDdl(schema: string): string {
-  return readSqlFile('state.sql').replaceAll('__SCHEMA__', quoteIdent(schema));
+/**
+ * The state schema's DDL for a given schema name; every statement is IF NOT EXISTS. CREATE SCHEMA only
+ * when the schema is absent: Postgres checks CREATE on the database before IF NOT EXISTS, and a schema its
+ * owner made for this role (the fix the preflight names to a role without that privilege) must do as it is.
+ */
+export async function stateSchemaDdl(db: pg.ClientBase | pg.Pool, schema: string): Promise<string> {
+  const { rows } = await db.query<{ present: boolean }>('select to_regnamespace($1) is not null as present', [quoteIdent(schema)]);
+  const tables = readSqlFile('state.sql').replaceAll('__SCHEMA__', quoteIdent(schema));
+  return rows[0]?.present ? tables : `create schema if not exists ${quoteIdent(schema)};\n${tables}`;
 }
 
 export async function stateSchemaExists(db: pg.ClientBase | pg.Pool, schema: string): Promise<boolean> {
@@ -20,7 +26,7 @@ export async function stateSchemaExists(db: pg.ClientBase | pg.Pool, schema: str
 /** Creates the state schema on first use. */
 export async function ensureStateSchema(pool: pg.Pool, schema: string): Promise<void> {
   if (await stateSchemaExists(pool, schema)) return;
-  await applyStateDdl(pool, `recoup-migrate:state-schema:${schema}`, stateSchemaDdl(schema));
+  await applyStateDdl(pool, `recoup-migrate:state-schema:${schema}`, await stateSchemaDdl(pool, schema));
 }
 
 /**
@@ -30,21 +36,8 @@ export async function ensureStateSchema(pool: pg.Pool, schema: string): Promise<
 export async function applyStateDdl(pool: pg.Pool, lockName: string, ddl: string): Promise<void> {
   await inTransaction(pool, { isolation: 'read committed', ...BOOKKEEPING_TIMEOUTS }, async (client) => {
     await client.query(`select pg_advisory_xact_lock(hashtext($1))`, [lockName]);
-    await client.query(await withoutExistingSchema(client, ddl));
+    await client.query(ddl);
   });
-}
-
-/**
- * The DDL without its CREATE SCHEMA when the schema is already there: Postgres checks CREATE on the
- * database before IF NOT EXISTS, and a schema its owner made for this role (the fix the preflight names
- * to a role without that privilege) must be usable as it is.
- */
-export async function withoutExistingSchema(client: pg.ClientBase, ddl: string): Promise<string> {
-  const name = /^create schema if not exists ("(?:[^"]|"")+"|[a-z_][a-z0-9_]*);/m.exec(ddl)?.[1];
-  if (!name) return ddl;
-  const unquoted = name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name;
-  const { rows } = await client.query<{ present: boolean }>('select exists (select 1 from pg_namespace where nspname = $1) as present', [unquoted]);
-  return rows[0]?.present ? ddl.replace(/^create schema if not exists [^;]+;/m, '') : ddl;
 }
 
 /**

@@ -83,7 +83,7 @@ export async function ensureWorkQueueSchema(pool: pg.Pool, schema: string): Prom
     [`${quoteIdent(schema)}.batches`, `${quoteIdent(schema)}.runs`],
   );
   if (rows[0]?.current) return;
-  await applyStateDdl(pool, `recoup-migrate:state-schema:${schema}`, stateSchemaDdl(schema));
+  await applyStateDdl(pool, `recoup-migrate:state-schema:${schema}`, await stateSchemaDdl(pool, schema));
 }
 
 /** Records how many keys the run walks, for status' ETA (the first worker's count). */

@@ -14,11 +14,15 @@ export function describeRole(role: string): string {
   return SDK_ROLES.has(role) ? `role ${JSON.stringify(role)}` : `a role of ${role.length} characters that no AI SDK defines`;
 }
 
+/** What a part type is, as far as a report may say: an SDK's own type, or a tool's, a data part's, or neither. */
+function partKind(type: string): 'sdk' | 'tool' | 'data' | 'other' {
+  if (SDK_PART_TYPES.has(type)) return 'sdk';
+  if (type.startsWith('tool-')) return 'tool';
+  return type.startsWith('data-') ? 'data' : 'other';
+}
+
 export function describePartType(type: string): string {
-  if (SDK_PART_TYPES.has(type)) return `type ${JSON.stringify(type)}`;
-  if (type.startsWith('tool-')) return 'a tool part';
-  if (type.startsWith('data-')) return 'a data part';
-  return 'a type no AI SDK defines';
+  return { sdk: `type ${JSON.stringify(type)}`, tool: 'a tool part', data: 'a data part', other: 'a type no AI SDK defines' }[partKind(type)];
 }
 
 export function describeState(state: string): string {
@@ -27,10 +31,7 @@ export function describeState(state: string): string {
 
 /** A part type as shown without --show-values: the SDKs' own by name; a tool's or data part's name left out. */
 export function partTypeName(type: string): string {
-  if (SDK_PART_TYPES.has(type)) return type;
-  if (type.startsWith('tool-')) return 'tool-…';
-  if (type.startsWith('data-')) return 'data-…';
-  return '(a type no AI SDK defines)';
+  return { sdk: type, tool: 'tool-…', data: 'data-…', other: '(a type no AI SDK defines)' }[partKind(type)];
 }
 
 /** A role as shown without --show-values. */

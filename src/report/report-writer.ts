@@ -71,9 +71,7 @@ export class ReportWriter {
   async writeRoom(line: object): Promise<void> {
     this.lines += 1;
     this.attention.add(line);
-    if (!this.rooms.write(`${JSON.stringify(line)}\n`)) {
-      await new Promise<void>((ok) => this.rooms.once('drain', () => ok()));
-    }
+    await writeLine(this.rooms, line);
   }
 
   /** Writes `lines` to a JSONL file of its own in the report folder; returns how many it wrote. */
@@ -83,9 +81,9 @@ export class ReportWriter {
     let count = 0;
     for await (const line of lines) {
       count += 1;
-      if (!stream.write(`${JSON.stringify(line)}\n`)) await new Promise<void>((ok) => stream.once('drain', () => ok()));
+      await writeLine(stream, line);
     }
-    await new Promise<void>((ok, fail) => stream.end((error?: Error | null) => (error ? fail(error) : ok())));
+    await endStream(stream);
     return count;
   }
 
@@ -94,7 +92,7 @@ export class ReportWriter {
   }
 
   async finish(finished: RunSummary): Promise<void> {
-    await new Promise<void>((ok, fail) => this.rooms.end((error?: Error | null) => (error ? fail(error) : ok())));
+    await endStream(this.rooms);
     const summary = canonicalSummary(finished);
     const markdown = renderSummaryMarkdown(summary, this.attention);
     for (const [name, text] of [['summary.json', `${JSON.stringify(summary, null, 2)}\n`], ['summary.md', markdown]] as const) {
@@ -105,4 +103,13 @@ export class ReportWriter {
     const stepSummary = process.env.GITHUB_STEP_SUMMARY;
     if (stepSummary) await appendFile(stepSummary, `${markdown}\n`);
   }
+}
+
+/** One JSON line; waits while the stream is backed up, so memory stays bounded. */
+async function writeLine(stream: WriteStream, line: object): Promise<void> {
+  if (!stream.write(`${JSON.stringify(line)}\n`)) await new Promise<void>((ok) => stream.once('drain', () => ok()));
+}
+
+function endStream(stream: WriteStream): Promise<void> {
+  return new Promise<void>((ok, fail) => stream.end((error?: Error | null) => (error ? fail(error) : ok())));
 }

@@ -233,7 +233,7 @@ describe('a state schema from an earlier version', () => {
         'batches.after_id:text', 'batches.last_id:text', 'runs.cursor_after:text', 'runs.keys_total:integer',
       ]);
       // The DDL is idempotent: running it again on the upgraded schema changes nothing and fails nothing.
-      await env.pool.query(stateSchemaDdl('recoup_migrate'));
+      await env.pool.query(await stateSchemaDdl(env.pool, 'recoup_migrate'));
       const { rows: keys } = await env.pool.query(`select keys_total from recoup_migrate.runs where run_id = $1`, [rerun.json!.runId]);
       expect(keys[0].keys_total).toBe(31);
     } finally {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,10 +70,4 @@ export async function startPgbouncer(serverUrl: string, settings: Record<string,
       await exited;
     },
   };
-}
-
-/** Whether the pgbouncer binary runs here at all (a package's service account may be missing). */
-export function pgbouncerRuns(): boolean {
-  if (!PGBOUNCER) return false;
-  return spawnSync(PGBOUNCER, ['--version'], { encoding: 'utf8' }).status === 0;
 }

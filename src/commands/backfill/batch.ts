@@ -3,7 +3,7 @@ import type { Logger } from '../../engine/logger.ts';
 import type { BeforeCommit } from '../../engine/batch-runner.ts';
 import type { DatabaseShape } from '../../engine/preflight.ts';
 import { quoteIdent } from '../../engine/sql-files.ts';
-import { stateSchemaDdl, withoutExistingSchema } from '../../engine/state-schema.ts';
+import { stateSchemaDdl } from '../../engine/state-schema.ts';
 import {
   forEachMemoryPage,
   MEMORY_PAGE_SIZE,
@@ -20,7 +20,8 @@ import { CONVERTER_VERSION } from '../../migration/convert.ts';
 import { stringifyJson } from '../../migration/json.ts';
 import type { MappedRoom } from '../../migration/map-room.ts';
 import type { BackfillRoomResult } from '../../report/room-result.ts';
-import { classifyRoom, finishRoomResults, isUnchangedSinceLedger, tallyOutcomes, unchangedResult, type RoomWork } from './rooms.ts';
+import { classifyRoom, finishRoomResults, tallyOutcomes, unchangedResult, type RoomWork } from './rooms.ts';
+import { isUnchangedSinceLedger } from '../../engine/source-reads.ts';
 import { convertMemoryRow } from '../../engine/memory-conversion.ts';
 
 export interface BackfillBatchContext {
@@ -69,7 +70,7 @@ export async function backfillRange(
     },
     async (client) => {
       if (beforeCommit) await beforeCommit.lock(client);
-      if (context.createStateSchemaInTransaction) await client.query(await withoutExistingSchema(client, stateSchemaDdl(context.stateSchema)));
+      if (context.createStateSchemaInTransaction) await client.query(await stateSchemaDdl(client, context.stateSchema));
       const rows = await readRoomsInRange(client, range, scope, {
         stateSchema: context.stateSchema,
         roomsHaveArtistId: context.shape.roomsHasArtistId,

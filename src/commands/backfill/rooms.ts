@@ -1,6 +1,5 @@
 import type { SourceRoomRow } from '../../engine/source-reads.ts';
 import type { TrackedOutcome } from './tracked-write.ts';
-import { CONVERTER_VERSION } from '../../migration/convert.ts';
 import { mapRoomRow, type MappedRoom } from '../../migration/map-room.ts';
 import type { ReasonCode } from '../../migration/reasons.ts';
 import { sessionIdForRoom } from '../../migration/session-id.ts';
@@ -17,10 +16,6 @@ export interface RoomWork {
   mapped: MappedRoom | null;
   result: BackfillRoomResult;
   ledgerStatus: LedgerStatus;
-}
-
-export function isUnchangedSinceLedger(row: SourceRoomRow): boolean {
-  return row.ledger_fingerprint === row.fingerprint && row.ledger_converter_version === CONVERTER_VERSION;
 }
 
 export function unchangedResult(row: SourceRoomRow): BackfillRoomResult {

@@ -10,8 +10,8 @@ import { applyStateDdl } from '../../engine/state-schema.ts';
  */
 export function partsBackupDdl(schema: string): string {
   const s = quoteIdent(schema);
+  // The state schema exists by now (stateSchemaDdl made it, once, where it was absent).
   return `
-    create schema if not exists ${s};
     create table if not exists ${s}.parts_backup (
       run_id uuid not null,
       message_id text not null,

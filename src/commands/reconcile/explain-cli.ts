@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { asRunSummary, explain, type ExplainedMessage, type ExplainedRoom, type ExplainSummary, type Fix, type LegacyShape, type MessageDiff } from './explain.ts';
+import { explain, type ExplainedMessage, type ExplainedRoom, type ExplainSummary, type Fix, type LegacyShape, type MessageDiff } from './explain.ts';
 import { exitCodesHelp } from '../../report/summary.ts';
 import { sharedFlags } from '../../engine/config.ts';
 import { addCommonOptions } from '../../cli/options.ts';
@@ -39,11 +39,11 @@ ${exitCodesHelp({ 0: 'the room is clean (expected skips and information allowed)
       setExitCode(
         await runCommand('explain', explainFlags, flags, async (f, context) => {
           const summary = await explain({ roomId: f.room, statementTimeoutMs: f.statementTimeout, lockTimeoutMs: f.lockTimeout }, context);
-          if (f.json) return asRunSummary(summary);
+          if (f.json) return summary;
           // For a person: the room and every message, then the usual summary lines (exit, problem, reasons).
           process.stdout.write(renderExplanation(summary));
           const { entries: _entries, ...footer } = summary;
-          return asRunSummary(footer);
+          return footer;
         }),
       );
     });

@@ -5,6 +5,7 @@ import { assertNoConflictingLease } from '../../engine/leases.ts';
 import { inspectDatabase, type DatabaseShape } from '../../engine/preflight.ts';
 import {
   forEachMemoryPage,
+  isUnchangedSinceLedger,
   MEMORY_PAGE_SIZE,
   readRoomsInRange,
   timestampTextSql,
@@ -13,10 +14,9 @@ import {
 } from '../../engine/source-reads.ts';
 import { stateSchemaExists } from '../../engine/state-schema.ts';
 import { inTransaction } from '../../engine/transactions.ts';
-import { CONVERTER_VERSION } from '../../migration/convert.ts';
 import { isJsonObject, stringifyJson } from '../../migration/json.ts';
 import type { ReasonCode, ReasonCounts, RoomSkipReason } from '../../migration/reasons.ts';
-import { summaryHead, type ExitCode, type RunSummary } from '../../report/summary.ts';
+import { summaryHead, type ExitCode } from '../../report/summary.ts';
 import { judgeRooms, type JudgeObserver } from './batch.ts';
 import type { ExpectedMessageRow, MessageProblem, RoomComparison } from './compare.ts';
 import { expectMessages, expectRoom, type RoomExpectation, type RoomMessages } from './expected.ts';
@@ -278,11 +278,6 @@ function withoutValues(entry: ExplainedMessage): ExplainedMessage {
   return shown;
 }
 
-/** explain's summary as runCommand takes it. */
-export function asRunSummary(summary: ExplainSummary | Omit<ExplainSummary, 'entries'>): RunSummary {
-  return summary as unknown as RunSummary;
-}
-
 /** The keyset range that holds exactly this room: (the uuid just below it, it]. */
 function onlyRoom(roomId: string): RoomRange {
   const value = BigInt(`0x${roomId.replace(/-/g, '')}`);
@@ -300,12 +295,12 @@ function targetOf(verdict: RoomVerdict): TargetState {
 
 /**
  * Whether `backfill --room` would look at the room at all: it skips a room whose legacy fingerprint and
- * converter version are those its ledger recorded (backfill's isUnchangedSinceLedger), however its target
+ * converter version are those its ledger recorded (isUnchangedSinceLedger), however its target
  * rows look now.
  */
 async function backfillWalksRoom(client: pg.ClientBase, range: RoomRange, roomId: string, ledgerSchema: string, shape: DatabaseShape): Promise<boolean> {
   const [row] = await readRoomsInRange(client, range, { rooms: [roomId] }, { stateSchema: ledgerSchema, roomsHaveArtistId: shape.roomsHasArtistId });
-  return !(row && row.ledger_fingerprint === row.fingerprint && row.ledger_converter_version === CONVERTER_VERSION);
+  return !(row && isUnchangedSinceLedger(row));
 }
 
 function describeDrift(drift: readonly ReconcileItem[], roomId: string): string {
