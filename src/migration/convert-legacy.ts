@@ -9,7 +9,7 @@ const OBJECT_OBJECT = '[object Object]';
 
 /**
  * Parts for a message without (usable) parts, in the order AI SDK 4.2 filled them in: tool parts by
- * step with a step-start between steps, then reasoning, then the content text.
+ * step with a step-start between steps, then (in a step of their own) reasoning and the content text.
  */
 export function partsFromLegacyFields(message: JsonObject): unknown[] {
   const parts: unknown[] = [];
@@ -25,14 +25,17 @@ export function partsFromLegacyFields(message: JsonObject): unknown[] {
       parts.push(part);
     });
   }
+  // The answer came after the tool results: a step of its own, as the step rule of convert-parts.ts has it.
+  const answer: unknown[] = [];
   if (typeof message.reasoning === 'string' && !isBlank(message.reasoning)) {
-    parts.push({ type: 'reasoning', text: message.reasoning });
+    answer.push({ type: 'reasoning', text: message.reasoning });
   }
   const content = message.content;
   if (typeof content === 'string' && !isBlank(content) && !isObjectObjectBug(content)) {
-    parts.push({ type: 'text', text: content });
+    answer.push({ type: 'text', text: content });
   }
-  return parts;
+  if (parts.length > 0 && answer.length > 0) parts.push({ type: 'step-start' });
+  return [...parts, ...answer];
 }
 
 function stepOf(invocation: unknown): number {

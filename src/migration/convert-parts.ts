@@ -8,6 +8,10 @@ import { SkipMessage } from './convert-types.ts';
 
 export const INTERRUPTED_TOOL_CALL_ERROR =
   'Tool call was interrupted before it returned a result (migrated from a legacy message).';
+export const APPROVED_NEVER_RUN_ERROR =
+  'Tool call was approved but never ran before the chat was migrated (migrated from a legacy message).';
+export const NEVER_ANSWERED_APPROVAL_REASON =
+  'The approval was never answered before the chat was migrated; the tool did not run.';
 export const MISSING_TOOL_ERROR_TEXT =
   'Tool call failed; no error text was recorded (migrated from a legacy message).';
 
@@ -38,14 +42,63 @@ export function isRenderable(part: unknown): boolean {
 
 export function convertParts(parts: readonly unknown[]): unknown[] {
   const converted: unknown[] = [];
+  const steps = parts.some(isStepStart) ? undefined : new LegacySteps();
   for (let index = 0; index < parts.length; index++) {
     const part = parts[index];
     if (!isJsonObject(part) || typeof part.type !== 'string') {
       throw malformed(`parts[${index}] is not a part object with a string type`);
     }
+    steps?.see(part);
+    const before = converted.length;
     convertPart(part, part.type, `parts[${index}]`, converted);
+    // Before the first part kept after the break (a blank text that opened the step is dropped), and
+    // never first: ai@6 ignores an empty step.
+    if (converted.length > before && steps?.takeBreak() === true && before > 0) converted.splice(before, 0, STEP_START);
   }
   return converted;
+}
+
+const STEP_START = { type: 'step-start' } as const;
+
+function isStepStart(part: unknown): boolean {
+  return isJsonObject(part) && part.type === 'step-start';
+}
+
+/**
+ * Where AI SDK 4.1.20–4.3 started a new step when it replayed a message without step-starts
+ * (`convertToCoreMessages`): a tool invocation whose `step` is not the counter of blocks so far, and
+ * text after a block holding tool invocations; reasoning after such a block too, which is where the
+ * model reasoned (4.2 kept it in the block before, and Anthropic replays a thinking block only at the
+ * start of a turn). ai@6 starts a step only at a step-start part, so the converter writes one there;
+ * without it a multi-step answer replays as one turn with its later text before the tool results.
+ */
+class LegacySteps {
+  private block = 0;
+  private hasToolInvocations = false;
+  private owedBreak = false;
+
+  see(part: JsonObject): void {
+    if (part.type === 'tool-invocation' && isJsonObject(part.toolInvocation)) {
+      const step = part.toolInvocation.step;
+      if ((typeof step === 'number' ? step : 0) !== this.block) this.nextBlock();
+      this.hasToolInvocations = true;
+    } else if ((part.type === 'text' || part.type === 'reasoning') && this.hasToolInvocations) {
+      this.nextBlock();
+    }
+  }
+
+  /** Whether a step-start is owed before the part just kept; a part kept pays the debt. */
+  takeBreak(): boolean {
+    const owed = this.owedBreak;
+    this.owedBreak = false;
+    return owed;
+  }
+
+  private nextBlock(): void {
+    this.block++;
+    this.hasToolInvocations = false;
+    this.owedBreak = true;
+  }
 }
 
 function convertPart(part: JsonObject, type: string, where: string, out: unknown[]): void {
@@ -184,21 +237,55 @@ export function nonEmptyString(value: unknown): string | undefined {
 }
 
 /**
- * v5/v6 tool parts pass through, except that a key the v6 schema requires but JSON lost (a value that
- * was `undefined` when the app saved it, e.g. a tool without arguments or returning nothing) is written
- * back with a JSON value: input {}, output null, a generic errorText.
+ * v5/v6 tool parts pass through, except that:
+ * - a call that never finished is closed, since ai@6 will not continue a chat with a dangling call
+ *   (AI_MissingToolResultsError) and would run an approved one on the next turn, months later:
+ *   input-streaming / input-available → output-error (interrupted); approval-requested (never answered)
+ *   and approval-responded with approved false → output-denied; approval-responded with approved true
+ *   but no output → output-error (approved, never run);
+ * - a key the v6 schema requires but JSON lost (a value that was `undefined` when the app saved it,
+ *   e.g. a tool without arguments or returning nothing) is written back with a JSON value: input {},
+ *   output null, a generic errorText.
  */
 function completeToolPart(part: JsonObject): JsonObject {
-  const state = part.state;
+  const closed = closeToolPart(part);
+  const state = closed.state;
   let completed: JsonObject | undefined;
-  if (typeof state === 'string' && STATES_WITH_INPUT.has(state) && part.input === undefined) {
-    completed = { ...part, input: {} };
+  if (typeof state === 'string' && STATES_WITH_INPUT.has(state) && closed.input === undefined) {
+    completed = { ...closed, input: {} };
   }
-  if (state === 'output-available' && part.output === undefined) {
-    completed = { ...(completed ?? part), output: null };
+  if (state === 'output-available' && closed.output === undefined) {
+    completed = { ...(completed ?? closed), output: null };
   }
-  if (state === 'output-error' && part.errorText === undefined) {
-    completed = { ...(completed ?? part), errorText: MISSING_TOOL_ERROR_TEXT };
+  if (state === 'output-error' && closed.errorText === undefined) {
+    completed = { ...(completed ?? closed), errorText: MISSING_TOOL_ERROR_TEXT };
   }
-  return completed ?? part;
+  return completed ?? closed;
+}
+
+function closeToolPart(part: JsonObject): JsonObject {
+  switch (part.state) {
+    case 'input-streaming':
+    case 'input-available': {
+      const { approval: _approval, ...rest } = part;
+      return { ...rest, state: 'output-error', input: part.input ?? {}, errorText: INTERRUPTED_TOOL_CALL_ERROR };
+    }
+    case 'approval-requested':
+      return deniedToolPart(part, NEVER_ANSWERED_APPROVAL_REASON);
+    case 'approval-responded': {
+      const approval = isJsonObject(part.approval) ? part.approval : undefined;
+      if (approval?.approved !== true) return deniedToolPart(part, undefined);
+      return { ...part, state: 'output-error', input: part.input ?? {}, errorText: APPROVED_NEVER_RUN_ERROR };
+    }
+    default:
+      return part;
+  }
+}
+
+/** output-denied: the call and its approval id stay, the answer is a no (with the user's reason, if any). */
+function deniedToolPart(part: JsonObject, reason: string | undefined): JsonObject {
+  const approval = isJsonObject(part.approval) ? part.approval : {};
+  const closedApproval: JsonObject = { ...approval, id: typeof approval.id === 'string' ? approval.id : `${String(part.toolCallId)}-approval`, approved: false };
+  if (reason !== undefined && typeof approval.reason !== 'string') closedApproval.reason = reason;
+  return { ...part, state: 'output-denied', input: part.input ?? {}, approval: closedApproval };
 }

@@ -37,13 +37,20 @@
  *   precision; else it is dropped). sourceType is dropped.
  * - v4 file {mimeType, data} → file {mediaType, url}: url is `data` when it already is an http(s): or
  *   data: URL, else `data:<mediaType>;base64,<data>`; no mimeType → application/octet-stream.
- * - v5/v6 tool and dynamic-tool parts missing a key their state requires (JSON dropped an `undefined`)
- *   get input {}, output null, or a generic errorText; data-* parts without data get data null.
+ * - Step boundaries: parts without any step-start get one wherever AI SDK 4.1.20–4.3 started a new step
+ *   on replay (a v4 tool invocation of another step; text or reasoning after a block with tool
+ *   invocations); parts that carry step-starts keep exactly theirs.
+ * - v5/v6 tool and dynamic-tool parts end in a final state: input-streaming / input-available become
+ *   output-error (interrupted), an approval never answered or denied becomes output-denied, one
+ *   approved but never run output-error. Parts missing a key their state requires (JSON dropped an
+ *   `undefined`) get input {}, output null, or a generic errorText; data-* parts without data get
+ *   data null.
  * - experimental_attachments → file {mediaType: contentType ?? application/octet-stream, filename:
  *   name, url}, inserted before the first text part, or at the end when there is none.
  * - No parts, `parts: null`, or parts that leave nothing renderable: the parts are rebuilt from the
- *   legacy fields as AI SDK 4.2 did: toolInvocations (by step, a step-start between steps), then the
- *   top-level reasoning, then (attachments, then) the content text. The leftover parts are dropped.
+ *   legacy fields as AI SDK 4.2 did: toolInvocations (by step, a step-start between steps), then, in a
+ *   step of its own, the top-level reasoning and (attachments, then) the content text. The leftover
+ *   parts are dropped.
  *
  * Message fields (what v6 has no place for goes under metadata.legacy; null values are dropped):
  * - id: the envelope id is the memory id; a different message id is kept as legacy.id.
@@ -81,8 +88,11 @@ import {
 
 export type { ContentConversion, ConversionSkip, MessageRole, UIMessageEnvelope } from './convert-types.ts';
 
-/** Bump whenever the output for any input changes. */
-export const CONVERTER_VERSION = 1;
+/**
+ * Bump whenever the output for any input changes: backfill then upgrades the rows an earlier version
+ * wrote (backed up, undoable). 2: step boundaries of v4 messages; v5/v6 tool calls closed.
+ */
+export const CONVERTER_VERSION = 2;
 
 export interface MemoryInput {
   id: string;
