@@ -28,6 +28,8 @@ export const REASON_CODES = [
   // A message row that exists but was not written by this tool (the original script) and differs from
   // the converter's output. backfill never overwrites those; fix-parts rebuilds them.
   'message_needs_fix_parts',
+  // A message row an earlier converter version wrote, rewritten by this one (its old value backed up).
+  'message_upgraded',
   'parts_unrepairable',
   'concurrent_change',
   'session_missing',

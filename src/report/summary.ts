@@ -42,6 +42,10 @@ export interface MessageCounters {
   skipped: number;
   converted: number;
   failed?: number;
+  /** Of written: rows an earlier converter version wrote, rewritten by this one (backed up). */
+  upgraded?: number;
+  /** fix-parts: the original script's copies of memories the converter skips, deleted (backed up). */
+  removed?: number;
 }
 
 /** The run summary of the contract: `--json` prints it, summary.json holds it. */

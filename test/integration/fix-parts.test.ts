@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixParts } from '../../src/commands/fix-parts/fix-parts.ts';
 import { resolveConnection } from '../../src/engine/connection.ts';
-import { ensurePartsBackupTable } from '../../src/commands/fix-parts/state.ts';
+import { ensurePartsBackupTable } from '../../src/engine/parts-backup.ts';
 import { applyPartsFixes } from '../../src/commands/fix-parts/write.ts';
 import { ensureStateSchema } from '../../src/engine/state-schema.ts';
 import { convertMemory, repairStoredParts, validateEnvelope } from '../../src/migration/convert.ts';
@@ -110,7 +110,7 @@ describe('fix-parts on the target as the original script left it', () => {
     // Unrepairable rows are left and make the run exit 1.
     expect(result.code, result.stdout + result.stderr).toBe(1);
     expect(result.json?.classes).toEqual(scenario.expectedClasses);
-    expect(result.json?.reasons).toEqual({ parts_unrepairable: 2, target_changed_in_app: 1 });
+    expect(result.json?.reasons).toEqual({ message_empty: 1, parts_unrepairable: 1, target_changed_in_app: 1 });
     const after = await messages(setup.pool);
 
     for (const id of ids(scenario.rebuilt)) {
@@ -128,6 +128,7 @@ describe('fix-parts on the target as the original script left it', () => {
     for (const id of [...ids(scenario.untouched), ...ids(scenario.unrepairable)]) {
       expect(row(after, id), id).toEqual(row(before, id));
     }
+    for (const id of ids(scenario.removed)) expect(after.has(id), id).toBe(false);
     // The big integer survived the rebuild digit for digit.
     expect(row(after, scenario.bigIntegerId).parts).toContain(BIG_INTEGER);
   });
@@ -182,7 +183,7 @@ describe('fix-parts on the target as the original script left it', () => {
     const result = await cli(['fix-parts', '--json']);
     // What it rewrote is now the tool's (ledger, or its backup for the app's own chat): unchanged.
     const fixed = scenario.expectedClasses.rebuilt + scenario.expectedClasses.repaired + scenario.expectedClasses.unchanged;
-    expect(result.json?.classes).toEqual({ ...scenario.expectedClasses, rebuilt: 0, repaired: 0, unchanged: fixed });
+    expect(result.json?.classes).toEqual({ ...scenario.expectedClasses, rebuilt: 0, repaired: 0, removed: 0, unchanged: fixed });
     expect(result.json?.messages.written).toBe(0);
     expect(await messages(setup.pool)).toEqual(snapshot);
   });
@@ -190,7 +191,7 @@ describe('fix-parts on the target as the original script left it', () => {
   it('--undo puts back the exact old values (big integer included), then a re-run fixes them again', async () => {
     const undo = await cli(['fix-parts', '--undo', firstRunId, '--json']);
     expect(undo.code, undo.stderr).toBe(0);
-    expect(undo.json?.restored.restored).toBe(scenario.rebuilt.length + scenario.repaired.length);
+    expect(undo.json?.restored.restored).toBe(scenario.rebuilt.length + scenario.repaired.length + scenario.removed.length);
     const restored = await messages(setup.pool);
     for (const [id, stored] of before) {
       expect(row(restored, id).parts, id).toBe(stored.parts);
@@ -363,7 +364,8 @@ interface Scenario {
   repaired: string[];
   untouched: string[];
   unrepairable: string[];
-  expectedClasses: { rebuilt: number; repaired: number; unchanged: number; app: number; unrepairable: number; concurrent: number; failed: number };
+  removed: string[];
+  expectedClasses: { rebuilt: number; repaired: number; upgraded: number; removed: number; unchanged: number; app: number; unrepairable: number; concurrent: number; failed: number };
   migrateLikeTheScript(roomId: string, messages: [string, ScriptShape][]): Promise<void>;
 }
 
@@ -482,8 +484,10 @@ async function seedOriginalScriptTarget(pool: pg.Pool): Promise<Scenario> {
     rebuilt,
     repaired,
     untouched: [alreadyRight, appInScriptChat, edited, appValid],
-    unrepairable: [orphanString, blank],
-    expectedClasses: { rebuilt: rebuilt.length, repaired: repaired.length, unchanged: 1, app: 3, unrepairable: 2, concurrent: 0, failed: 0 },
+    unrepairable: [orphanString],
+    // The script's copy of a memory the converter skips: backfill writes no message there, so it goes.
+    removed: [blank],
+    expectedClasses: { rebuilt: rebuilt.length, repaired: repaired.length, upgraded: 0, removed: 1, unchanged: 1, app: 3, unrepairable: 1, concurrent: 0, failed: 0 },
     migrateLikeTheScript,
   };
 }

@@ -14,16 +14,18 @@ type Db = Awaited<ReturnType<typeof createMigrationDatabase>>;
  */
 describe('the production runbook: original script state → backfill → fix-parts → reconcile', () => {
   let env: Db;
+  let skippedCopies = 0;
   beforeAll(async () => {
     env = await createMigrationDatabase();
     const accountId = await insertAccount(env.pool);
-    const fixtures = loadMessageFixtures().filter((fixture) => {
+    // Every fixture, including memories the script copied although the converter skips them (a
+    // step-start-only message, whitespace-only text): fix-parts removes those copies.
+    const fixtures = loadMessageFixtures();
+    skippedCopies = fixtures.filter((fixture) => {
       const content = parseJson(fixture.contentText) as { role?: unknown; parts?: unknown };
       const scriptCopiedIt = Array.isArray(content?.parts) && (content.role === 'user' || content.role === 'assistant');
-      // A memory the script copied but the converter skips stays drift (message_unexpected) by contract:
-      // see the README's runbook notes. The production data this models has none.
-      return !(scriptCopiedIt && 'skip' in fixture.expected);
-    });
+      return scriptCopiedIt && 'skip' in fixture.expected;
+    }).length;
     const rooms = [
       await insertRoom(env.pool, { accountId, topic: 'script room one', updatedAt: '2025-04-01T00:00:00Z' }),
       await insertRoom(env.pool, { accountId, topic: null, updatedAt: '2025-05-01T00:00:00Z' }),
@@ -57,7 +59,7 @@ describe('the production runbook: original script state → backfill → fix-par
   });
   afterAll(async () => env.close());
 
-  it('reconcile first finds the original script\'s damage, and after backfill and fix-parts reports clean', async () => {
+  it('reconcile first finds the original script\'s damage; the README\'s steps end in a clean reconcile and a drop that passes its gates', async () => {
     const before = await runCli(['reconcile', '--json'], { databaseUrl: env.db.url });
     expect(before.code).toBe(1);
     expect(before.json!.reasons.message_missing).toBeGreaterThan(0);
@@ -68,15 +70,37 @@ describe('the production runbook: original script state → backfill → fix-par
     expect(backfill.json!.messages.written).toBeGreaterThan(0);
     expect(backfill.json!.reasons.message_needs_fix_parts).toBeGreaterThan(0);
 
+    const preview = await runCli(['fix-parts', '--dry-run', '--json'], { databaseUrl: env.db.url });
+    expect(preview.json!.classes.removed).toBe(skippedCopies);
     const fix = await runCli(['fix-parts', '--json'], { databaseUrl: env.db.url });
-    expect(fix.code).toBe(0);
+    expect(fix.code, fix.stdout).toBe(0);
+    expect(skippedCopies).toBeGreaterThan(0);
+    expect(fix.json!.classes.removed).toBe(skippedCopies);
+
+    const stamp = await runCli(['stamp-artist-id', '--json'], { databaseUrl: env.db.url });
+    expect(stamp.code, stamp.stderr).toBe(0);
 
     const after = await runCli(['reconcile', '--json'], { databaseUrl: env.db.url });
     expect(after.json!.reasons).not.toHaveProperty('message_mismatch');
     expect(after.json!.reasons).not.toHaveProperty('message_missing');
-    expect(after.code).toBe(0);
+    expect(after.json!.reasons).not.toHaveProperty('message_unexpected');
+    expect(after.code, JSON.stringify(after.json!.reasons)).toBe(0);
 
     const again = await runCli(['backfill', '--json'], { databaseUrl: env.db.url });
     expect(again.json!.messages.written).toBe(0);
+
+    // Step 7: the plan and its gates, then the drop with the count the dry run names.
+    const plan = await runCli(['drop-legacy', '--dry-run', '--json', '--watch', '1', '--snapshot-dir', 'snap-try'], { databaseUrl: env.db.url });
+    const unmigrated = plan.json!.gates.find((g: { name: string }) => g.name === 'unmigrated') as { fix?: string; detail: string };
+    const count = /--accept-unmigrated (\d+)/.exec(`${unmigrated.fix ?? ''} ${unmigrated.detail}`)?.[1];
+    expect(count, JSON.stringify(plan.json!.gates)).toBeDefined();
+    const drop = await runCli(
+      ['drop-legacy', '--json', '--watch', '1', '--snapshot-dir', 'snap', '--accept-unmigrated', count!, '--confirm', env.db.name],
+      { databaseUrl: env.db.url },
+    );
+    expect(drop.code, JSON.stringify(drop.json?.gates)).toBe(0);
+    expect(drop.json!.gates.every((g: { ok: boolean }) => g.ok === true)).toBe(true);
+    const { rows } = await env.pool.query(`select to_regclass('public.memories') as memories, to_regclass('public.rooms') as rooms`);
+    expect(rows[0]).toEqual({ memories: null, rooms: null });
   });
 });

@@ -23,10 +23,10 @@ describe('classifyRow on rows the server matched to the original script (no stor
     { name: 'the same envelope under another role is rebuilt', content: text, shape: 'envelope', role: 'assistant', verdict: 'rebuilt' },
     { name: 'a bare copy of parts that are not an array is rebuilt from the content', content: { role: 'user', content: 'hello', parts: 'hello' }, shape: 'bare', verdict: 'rebuilt' },
     {
-      name: 'a copy of a memory the converter skips is unrepairable, and says why',
+      name: 'a copy of a memory the converter skips is removed, and says why',
       content: { content: 'no role', parts: [{ type: 'text', text: 'no role' }] },
       shape: 'envelope',
-      verdict: 'unrepairable',
+      verdict: 'removed',
       detail: /original script copied memory/,
     },
   ];

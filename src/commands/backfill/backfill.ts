@@ -3,6 +3,7 @@ import { recordRunEndOrWarn } from '../../engine/runs.ts';
 import type { RoomScope } from '../../engine/source-reads.ts';
 import type { DatabaseShape } from '../../engine/preflight.ts';
 import { analyzeLedgers, stateSchemaExists } from '../../engine/state-schema.ts';
+import { ensurePartsBackupTable } from '../../engine/parts-backup.ts';
 import { roomKeyset } from '../../engine/keysets.ts';
 import { finishedBatchStats } from '../../engine/work-queue.ts';
 import { ReportWriter } from '../../report/report-writer.ts';
@@ -34,7 +35,10 @@ export async function backfill(options: BackfillOptions, context: CommandContext
     return walkAndReport(options, context, { runId: context.runId, joined: false, reportDir: context.reportDir, createStateSchemaInTransaction, shape });
   }
   const identity = { command: 'backfill', scope: options.scope, options: { batchSize: options.batchSize, concurrency: options.concurrency } };
-  return withSharedRun(context, identity, (run) => walkAndReport(options, context, { ...run, createStateSchemaInTransaction: false, shape }));
+  return withSharedRun(context, identity, async (run) => {
+    await ensurePartsBackupTable(pool, stateSchema);
+    return walkAndReport(options, context, { ...run, createStateSchemaInTransaction: false, shape });
+  });
 }
 
 interface RunChoice extends SharedRun {

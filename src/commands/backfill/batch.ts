@@ -4,6 +4,7 @@ import type { BeforeCommit } from '../../engine/batch-runner.ts';
 import type { DatabaseShape } from '../../engine/preflight.ts';
 import { quoteIdent } from '../../engine/sql-files.ts';
 import { stateSchemaDdl } from '../../engine/state-schema.ts';
+import { partsBackupDdlIfNeeded } from '../../engine/parts-backup.ts';
 import {
   forEachMemoryPage,
   MEMORY_PAGE_SIZE,
@@ -71,6 +72,7 @@ export async function backfillRange(
     async (client) => {
       if (beforeCommit) await beforeCommit.lock(client);
       if (context.createStateSchemaInTransaction) await client.query(await stateSchemaDdl(client, context.stateSchema));
+      if (context.dryRun) await partsBackupDdlIfNeeded(client, context.stateSchema);
       const rows = await readRoomsInRange(client, range, scope, {
         stateSchema: context.stateSchema,
         roomsHaveArtistId: context.shape.roomsHasArtistId,

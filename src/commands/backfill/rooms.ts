@@ -95,6 +95,7 @@ const NOTE_KIND = { sessions: 'session', chats: 'chat', messages: 'message' } as
 
 function noteFor(kind: 'sessions' | 'chats' | 'messages', outcome: TrackedOutcome): ReasonCode | null {
   if (outcome.action === 'app_changed') return 'target_changed_in_app';
+  if (outcome.action === 'upgrade' && outcome.updated) return 'message_upgraded';
   if (outcome.action === 'foreign' && kind === 'messages') return 'message_needs_fix_parts';
   if (outcome.action === 'insert' && !outcome.inserted) return 'concurrent_change';
   return null;

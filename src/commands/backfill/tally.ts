@@ -49,6 +49,7 @@ export class BackfillTally {
         messages.skipped += result.memories.skipped;
         for (const skipped of result.skipped) countReason(reasons, skipped.reason);
         for (const note of result.notes ?? []) countReason(reasons, note.reason);
+        messages.upgraded = (messages.upgraded ?? 0) + (result.notes ?? []).filter((note) => note.reason === 'message_upgraded').length;
         if (result.reasons.includes('artist_missing')) countReason(reasons, 'artist_missing');
         break;
       case 'skipped':

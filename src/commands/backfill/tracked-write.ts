@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { partsBackupTable } from '../../engine/parts-backup.ts';
 import { quoteIdent } from '../../engine/sql-files.ts';
 
 /**
@@ -8,10 +9,12 @@ import { quoteIdent } from '../../engine/sql-files.ts';
  * - kept: the target differs, but the tool's own last write equals the expected row: the app changed
  *   it since and nothing new needs writing (a renamed chat, say);
  * - update: the target still holds what the tool last wrote and the source changed: brought up to date;
+ * - upgrade: a message that still holds what an earlier converter version wrote, and this one writes
+ *   something else: rewritten (like update; told apart because nothing in the source changed);
  * - app_changed: the source changed, but so did the target since the tool wrote it: left alone;
  * - foreign: the target holds a row the tool never wrote (the original script, or the app): left alone.
  */
-export type TrackedAction = 'insert' | 'equal' | 'kept' | 'update' | 'app_changed' | 'foreign';
+export type TrackedAction = 'insert' | 'equal' | 'kept' | 'update' | 'upgrade' | 'app_changed' | 'foreign';
 
 export interface TrackedOutcome {
   id: string;
@@ -40,6 +43,9 @@ export interface TrackedTable {
  * already holds exactly it. The rows arrive as one jsonb array (`json`, which must include `id` and
  * `room_id`), so nothing is spliced into SQL.
  *
+ * A message it rewrites (update, upgrade) is first copied, as stored, into the parts backup, with its
+ * ledger entry, so that `backfill --undo` can put it back (the table must exist: ensurePartsBackupTable).
+ *
  * Run it in a REPEATABLE READ transaction: the classification and the writes then see one snapshot, and
  * a row changed concurrently after it makes the UPDATE fail with a serialization error instead of
  * overwriting the change.
@@ -53,18 +59,20 @@ export async function trackedWrite(
 ): Promise<TrackedOutcome[]> {
   const ledger = `${quoteIdent(stateSchema)}.target_ledger`;
   const insertColumns = Object.keys(spec.insert);
+  // Only messages depend on the converter; the ledger says which version wrote the row.
+  const upgradeOrUpdate = spec.kind === 'message' ? `case when l.converter_version is distinct from $3 then 'upgrade' else 'update' end` : `'update'`;
   const sql = `
     with input as (
       select t.* from jsonb_to_recordset($1::jsonb) as t(${spec.recordset})
     ), expected as (
       select i.*, ${spec.digest('i')} as digest from input i
     ), classified as (
-      select e.*, l.digest as ledger_digest,
+      select e.*, l.digest as ledger_digest, l.converter_version as ledger_converter_version,
         case
           when cur.id is null then 'insert'
           when ${spec.digest('cur')} = e.digest then 'equal'
           when l.digest = e.digest then 'kept'
-          when l.digest = ${spec.digest('cur')} then 'update'
+          when l.digest = ${spec.digest('cur')} then ${upgradeOrUpdate}
           when l.digest is not null then 'app_changed'
           else 'foreign'
         end as action
@@ -77,11 +85,11 @@ export async function trackedWrite(
         from classified c where c.action = 'insert'
       on conflict (id) do nothing
       returning id
-    ), updated as (
+    ), ${backupCte(spec, stateSchema)}updated as (
       update public.${spec.table} cur
          set ${spec.update.map((column) => `${column} = ${spec.insert[column]}`).join(', ')}
         from classified c
-       where c.action = 'update' and cur.id = c.id
+       where c.action in ('update', 'upgrade') and cur.id = c.id
       returning cur.id
     ), outcomes as (
       select c.id, c.room_id, c.action, c.digest, c.ledger_digest,
@@ -107,4 +115,18 @@ export async function trackedWrite(
     [json, run.runId, run.converterVersion],
   );
   return rows.map((row) => ({ id: row.id, roomId: row.room_id, action: row.action, inserted: row.inserted, updated: row.updated }));
+}
+
+/** The backup of the messages about to be rewritten (old values as stored, read in the statement's snapshot). */
+function backupCte(spec: TrackedTable, stateSchema: string): string {
+  if (spec.kind !== 'message') return '';
+  return `backed_up as (
+      insert into ${partsBackupTable(stateSchema)} (run_id, message_id, chat_id, old_role, old_parts, old_xmin,
+                  old_digest, new_digest, action, old_ledger_digest, old_converter_version)
+      select $2::uuid, cur.id, cur.chat_id, cur.role, cur.parts, cur.xmin::text, md5(cur.parts::text),
+             md5(c.parts::text), 'rewrite', c.ledger_digest, c.ledger_converter_version
+        from classified c join public.chat_messages cur on cur.id = c.id
+       where c.action in ('update', 'upgrade')
+      on conflict (run_id, message_id) do update set new_digest = excluded.new_digest
+    ), `;
 }

@@ -1,5 +1,6 @@
 import { chatDigestSql, messageDigestSql, sessionDigestSql } from '../../engine/digests.ts';
 import { acquireLease } from '../../engine/leases.ts';
+import { partsBackupExists, restoreBackup } from '../../engine/parts-backup.ts';
 import { inspectDatabase } from '../../engine/preflight.ts';
 import { quoteIdent } from '../../engine/sql-files.ts';
 import { stateSchemaExists } from '../../engine/state-schema.ts';
@@ -22,11 +23,13 @@ export interface UndoOptions {
  * Takes back the rows a backfill run inserted, where they still hold what it wrote. A chat the app has
  * written new messages into is the app's now: it is kept, with its messages, and reported. The rooms
  * undone lose their ledger entries, so the next backfill migrates them afresh (with a fixed converter).
- * Updates the run made to existing rows are not reverted: the ledger keeps no old values for them.
+ * Messages the run rewrote (a newer converter, a changed memory) get back the value it backed up, where
+ * they still hold what it wrote. Updates it made to sessions and chats (a renamed room) are not
+ * reverted: the source says the new title.
  */
 export async function undoBackfill(options: UndoOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, stateSchema } = context;
-  const shape = await inspectDatabase(pool, { target: true, writes: { sessions: ['DELETE'], chats: ['DELETE'], chat_messages: ['DELETE'] }, state: { schema: stateSchema, write: true } });
+  const shape = await inspectDatabase(pool, { target: true, writes: { sessions: ['DELETE'], chats: ['DELETE'], chat_messages: ['DELETE', 'UPDATE'] }, state: { schema: stateSchema, write: true } });
   if (!(await stateSchemaExists(pool, stateSchema))) {
     throw new PreconditionError(`No state schema ${stateSchema} in this database, so no run ${options.runId} to undo.`);
   }
@@ -39,6 +42,7 @@ export async function undoBackfill(options: UndoOptions, context: CommandContext
   if (!run || run.command !== 'backfill') {
     throw new PreconditionError(`Run ${options.runId} is not a backfill run in ${stateSchema}.runs; \`recoup-migrate status\` lists runs.`);
   }
+  const backupExists = await partsBackupExists(pool, stateSchema);
   const lease = options.dryRun ? null : await acquireLease(pool, stateSchema, { command: 'backfill', runId: context.runId });
   try {
     const report = await ReportWriter.open(context.reportDir);
@@ -48,6 +52,7 @@ export async function undoBackfill(options: UndoOptions, context: CommandContext
       { isolation: 'read committed', statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs, rollback: options.dryRun },
       async (client) => {
         const ledger = `${state}.target_ledger`;
+        const rewrites = backupExists ? await restoreBackup(client, stateSchema, options.runId, { after: null, pageSize: null }) : [];
         const { rows: appChats } = await client.query<{ chat_id: string; room_id: string }>(
           `select distinct cm.chat_id, l.room_id::text
              from public.chat_messages cm
@@ -75,15 +80,22 @@ export async function undoBackfill(options: UndoOptions, context: CommandContext
           `select kind, count(*)::int as count from ${ledger} where inserted_by = $1 group by kind`,
           [options.runId],
         );
-        const rooms = new Set([...messages, ...chats, ...sessions].map((r) => r.room_id));
+        const restored = rewrites.filter((r) => r.restored);
+        // A restored message's chat is its legacy room (the tool's chats take their room's id).
+        const rooms = new Set([...messages, ...chats, ...sessions].map((r) => r.room_id).concat(restored.map((r) => r.chat_id)));
         await client.query(`delete from ${state}.room_ledger where room_id = any($1::uuid[])`, [[...rooms]]);
         if (!options.dryRun) await client.query(`update ${state}.runs set status = 'undone' where run_id = $1`, [options.runId]);
-        return { messages, chats, sessions, rooms, kept: appChats, remaining };
+        const rewritesKept = rewrites.filter((r) => !r.restored && !r.already_restored && !r.gone);
+        return { messages, chats, sessions, rooms, kept: appChats, remaining, restored, rewritesKept };
       },
     );
     for (const chat of outcome.kept) {
       countReason(reasons, 'target_changed_in_app');
       await report.writeRoom({ roomId: chat.room_id, status: 'kept', reasons: ['target_changed_in_app'] });
+    }
+    for (const row of outcome.rewritesKept) {
+      countReason(reasons, 'target_changed_in_app');
+      await report.writeRoom({ roomId: row.chat_id, status: 'kept', reasons: ['target_changed_in_app'], messageId: row.message_id });
     }
     for (const roomId of outcome.rooms) await report.writeRoom({ roomId, status: 'undone', reasons: [] });
     const notRemoved = outcome.remaining.reduce((sum, r) => sum + r.count, 0);
@@ -91,6 +103,8 @@ export async function undoBackfill(options: UndoOptions, context: CommandContext
       ...summaryHead('backfill', context, { dryRun: options.dryRun, complete: true, exitCode: 0 }),
       undoneRunId: options.runId,
       removed: { sessions: outcome.sessions.length, chats: outcome.chats.length, messages: outcome.messages.length },
+      // Messages the run rewrote: put back, or kept because the app changed them since.
+      restored: { messages: outcome.restored.length, kept: outcome.rewritesKept.length },
       // Rows the run inserted that stay: changed in the app since, or in a chat the app has written to.
       kept: notRemoved,
       reasons,

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { looksLikeLegacyId, type MessageRange, type ResolvedMessageScope } from '../../engine/message-scope.ts';
 import { readMemoriesOfMessages, readMessagesInRange, readStoredParts, type OwnershipTables, type StoredMessageRow } from './reads.ts';
-import { partsBackupDdl } from './state.ts';
+import { partsBackupDdlIfNeeded } from '../../engine/parts-backup.ts';
 import { applyPartsFixes, type AppliedFix, type PartsFix } from './write.ts';
 import { stateSchemaDdl } from '../../engine/state-schema.ts';
 import { markDoneAlone } from '../../engine/batch-runner.ts';
@@ -74,8 +74,11 @@ export async function fixPartsRange(
 
   const fixes: PartsFix[] = [];
   for (const { row, verdict } of work) {
-    if (verdict.kind === 'rebuilt' || verdict.kind === 'repaired') {
-      fixes.push({ id: row.id, xmin: row.xmin, message: verdict.message, roomId: looksLikeLegacyId(row.chat_id) ? row.chat_id : null });
+    const roomId = looksLikeLegacyId(row.chat_id) ? row.chat_id : null;
+    if (verdict.kind === 'rebuilt' || verdict.kind === 'repaired' || verdict.kind === 'upgraded') {
+      fixes.push({ id: row.id, xmin: row.xmin, message: verdict.message, roomId });
+    } else if (verdict.kind === 'removed') {
+      fixes.push({ id: row.id, xmin: row.xmin, message: null, roomId });
     }
   }
   await context.beforeWrite?.(rows);
@@ -92,7 +95,7 @@ export async function fixPartsRange(
   }
   return await inTransaction(context.pool, { ...write, rollback: context.dryRun }, async (client) => {
     if (context.stateSchemaMissing) await client.query(await stateSchemaDdl(client, context.stateSchema));
-    if (context.dryRun) await client.query(partsBackupDdl(context.stateSchema));
+    if (context.dryRun) await partsBackupDdlIfNeeded(client, context.stateSchema);
     const applied = await applyPartsFixes(client, { stateSchema: context.stateSchema, runId: context.runId, converterVersion: CONVERTER_VERSION }, fixes);
     const result = resultOf(new Map(applied.map((a) => [a.id, a])));
     if (beforeCommit) await beforeCommit(client, result);
@@ -117,15 +120,21 @@ function outcomesByChat(work: RowWork[], applied: Map<string, AppliedFix>, shown
 function outcomeOf(row: StoredMessageRow, verdict: Verdict, applied: Map<string, AppliedFix>, shownParts: Map<string, string> | null): MessageOutcome {
   switch (verdict.kind) {
     case 'rebuilt':
-    case 'repaired': {
+    case 'repaired':
+    case 'upgraded':
+    case 'removed': {
       const written = applied.get(row.id);
       if (written === undefined) {
         return { id: row.id, class: 'concurrent', reason: 'concurrent_change', detail: 'the row changed after it was read; left as it is now (re-run to classify it again)' };
       }
+      if (verdict.kind === 'removed') {
+        const values = shownParts ? { beforeValue: shownValue(shownParts.get(row.id) ?? '') } : {};
+        return { id: row.id, class: 'removed', reason: verdict.reason, detail: verdict.detail, before: written.oldDigest, ...values };
+      }
       const values = shownParts
         ? { beforeValue: shownValue(shownParts.get(row.id) ?? ''), afterValue: shownValue(stringifyJson(verdict.message)) }
         : {};
-      return { id: row.id, class: verdict.kind, before: written.oldDigest, after: written.newDigest, ...values };
+      return { id: row.id, class: verdict.kind, before: written.oldDigest, after: written.newDigest ?? '', ...values };
     }
     case 'unchanged':
       return { id: row.id, class: 'unchanged' };

@@ -45,9 +45,11 @@ export function registerFixParts(program: Command, setExitCode: (code: number) =
     .addHelpText(
       'after',
       `
-Rows that hold exactly what the original script wrote from a memory are rebuilt from the memory; rows
-that fail AI SDK v6 validation are repaired from themselves; valid rows the app wrote are never touched.
-Every changed row is backed up first in <state-schema>.parts_backup.
+Rows that hold exactly what the original script wrote from a memory are rebuilt from the memory, and
+its copies of memories the converter skips (a step-start-only or empty message) are removed; rows that
+fail AI SDK v6 validation are repaired from themselves; rows the tool wrote with an earlier converter are
+upgraded; valid rows the app wrote are never touched. Every changed or removed row is backed up first in
+<state-schema>.parts_backup.
 
 Examples:
   $ recoup-migrate fix-parts --dry-run                     preview: real SQL, rolled back

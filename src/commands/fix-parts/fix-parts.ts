@@ -1,6 +1,6 @@
 import { resolveMessageScope, type MessageScope } from '../../engine/message-scope.ts';
 import type { StoredMessageRow } from './reads.ts';
-import { ensurePartsBackupTable, partsBackupExists } from './state.ts';
+import { ensurePartsBackupTable, partsBackupExists } from '../../engine/parts-backup.ts';
 import { messageKeyset } from '../../engine/keysets.ts';
 import { inspectDatabase } from '../../engine/preflight.ts';
 import { recordRunEndOrWarn } from '../../engine/runs.ts';
@@ -32,14 +32,15 @@ interface FixPartsBatchStats {
 }
 
 /**
- * Repairs chat_messages.parts in place: rows the original script wrote are rebuilt from their memories,
- * invalid rows are repaired from themselves, everything else (the app's rows, rows already right) is
+ * Repairs chat_messages.parts in place: rows the original script wrote are rebuilt from their memories
+ * (or removed, where the converter skips the memory), invalid rows are repaired from themselves, rows
+ * an earlier converter wrote are upgraded, everything else (the app's rows, rows already right) is
  * left byte-identical. Every changed row's old value is backed up first (`--undo <runId>` restores it).
  * Several processes started with the same scope join one run and share its batches.
  */
 export async function fixParts(options: FixPartsOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, stateSchema } = context;
-  await inspectDatabase(pool, { target: true, writes: { chat_messages: ['UPDATE'] }, state: { schema: stateSchema, write: true } });
+  await inspectDatabase(pool, { target: true, writes: { chat_messages: ['UPDATE', 'DELETE'] }, state: { schema: stateSchema, write: true } });
   if (options.dryRun) {
     const stateSchemaMissing = !(await stateSchemaExists(pool, stateSchema));
     return walkAndReport(options, context, { runId: context.runId, joined: false, reportDir: context.reportDir }, stateSchemaMissing);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { messageDigestSql } from '../../engine/digests.ts';
-import { partsBackupTable } from './state.ts';
+import { partsBackupTable } from '../../engine/parts-backup.ts';
 import { timestampTextSql } from '../../engine/source-reads.ts';
 import { quoteIdent } from '../../engine/sql-files.ts';
 import { looksLikeLegacyId, messageScopeFilter, type MessageRange, type ResolvedMessageScope } from '../../engine/message-scope.ts';

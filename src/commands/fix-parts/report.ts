@@ -1,12 +1,12 @@
 import { countReason, type ReasonCode, type ReasonCounts } from '../../migration/reasons.ts';
 import type { MessageCounters } from '../../report/summary.ts';
 
-export type FixClass = 'rebuilt' | 'repaired' | 'unchanged' | 'app' | 'unrepairable' | 'concurrent' | 'failed';
+export type FixClass = 'rebuilt' | 'repaired' | 'upgraded' | 'removed' | 'unchanged' | 'app' | 'unrepairable' | 'concurrent' | 'failed';
 
 export type ClassCounts = Record<FixClass, number>;
 
 export function emptyClassCounts(): ClassCounts {
-  return { rebuilt: 0, repaired: 0, unchanged: 0, app: 0, unrepairable: 0, concurrent: 0, failed: 0 };
+  return { rebuilt: 0, repaired: 0, upgraded: 0, removed: 0, unchanged: 0, app: 0, unrepairable: 0, concurrent: 0, failed: 0 };
 }
 
 // --show-values prints values cut to this many characters: enough to recognise a message.
@@ -14,7 +14,9 @@ const SHOWN_VALUE_LENGTH = 300;
 
 /** One message outcome, as the batch reports it. */
 export type MessageOutcome =
-  | { id: string; class: 'rebuilt' | 'repaired'; before: string; after: string; beforeValue?: string; afterValue?: string }
+  | { id: string; class: 'rebuilt' | 'repaired' | 'upgraded'; before: string; after: string; beforeValue?: string; afterValue?: string }
+  // The original script's copy of a memory the converter skips (reason: the skip's), deleted.
+  | { id: string; class: 'removed'; reason: ReasonCode; detail: string; before: string; beforeValue?: string }
   | { id: string; class: 'unchanged' }
   | { id: string; class: 'app'; reason: 'target_changed_in_app' | null }
   | { id: string; class: 'unrepairable' | 'concurrent'; reason: ReasonCode; detail: string }
@@ -37,10 +39,15 @@ export interface FixPartsChatLine {
   /** total: rows examined; migrated: rows this run rewrote; skipped: rows left invalid or raced. */
   memories: { total: number; migrated: number; skipped: number };
   classes: ClassCounts;
-  changed: { messageId: string; class: 'rebuilt' | 'repaired'; before: string; after: string; beforeValue?: string; afterValue?: string }[];
+  changed: ChangedMessage[];
   skipped: { memoryId: string; reason: ReasonCode; detail: string }[];
   notes: { messageId: string; reason: ReasonCode }[];
 }
+
+/** A row this run changed, in rooms.jsonl (after: null for a row removed). */
+export type ChangedMessage =
+  | { messageId: string; class: 'rebuilt' | 'repaired' | 'upgraded'; before: string; after: string; beforeValue?: string; afterValue?: string }
+  | { messageId: string; class: 'removed'; reason: ReasonCode; detail: string; before: string; beforeValue?: string };
 
 export function shownValue(text: string): string {
   return text.length <= SHOWN_VALUE_LENGTH ? text : `${text.slice(0, SHOWN_VALUE_LENGTH - 1)}…`;
@@ -65,10 +72,14 @@ export class FixPartsTally {
       line.memories.total += 1;
       switch (message.class) {
         case 'rebuilt':
-        case 'repaired': {
+        case 'repaired':
+        case 'upgraded':
+        case 'removed': {
           const { id, ...rest } = message;
           line.changed.push({ messageId: id, ...rest });
           line.memories.migrated += 1;
+          if (message.class === 'upgraded') this.addReason(line, 'message_upgraded');
+          if (message.class === 'removed') this.addReason(line, message.reason);
           break;
         }
         case 'app':
@@ -105,8 +116,10 @@ export class FixPartsTally {
   messageCounters(): MessageCounters {
     const c = this.classes;
     return {
-      total: c.rebuilt + c.repaired + c.unchanged + c.app + c.unrepairable + c.concurrent + c.failed,
-      written: c.rebuilt + c.repaired,
+      total: c.rebuilt + c.repaired + c.upgraded + c.removed + c.unchanged + c.app + c.unrepairable + c.concurrent + c.failed,
+      written: c.rebuilt + c.repaired + c.upgraded,
+      ...(c.upgraded > 0 ? { upgraded: c.upgraded } : {}),
+      ...(c.removed > 0 ? { removed: c.removed } : {}),
       unchanged: c.unchanged + c.app,
       skipped: c.unrepairable + c.concurrent,
       converted: this.converted,

@@ -1,5 +1,4 @@
-import { restorePartsPage, type UndoPageRow } from './undo-page.ts';
-import { partsBackupExists, partsBackupTable } from './state.ts';
+import { partsBackupExists, partsBackupTable, restoreBackup, type RestoredBackupRow } from '../../engine/parts-backup.ts';
 import { acquireLease } from '../../engine/leases.ts';
 import { inspectDatabase } from '../../engine/preflight.ts';
 import { quoteIdent } from '../../engine/sql-files.ts';
@@ -34,12 +33,12 @@ interface UndoChatLine {
 
 /**
  * Puts back the old parts (and role) of every row a fix-parts run changed, exactly as they were stored,
- * where the row still holds what that run wrote. Pages of the backup, one transaction each; re-runnable
+ * where the row still holds what that run wrote, and the rows it removed. Pages of the backup, one transaction each; re-runnable
  * (rows already restored are skipped).
  */
 export async function undoFixParts(options: FixPartsUndoOptions, context: CommandContext): Promise<RunSummary> {
   const { pool, stateSchema } = context;
-  await inspectDatabase(pool, { target: true, writes: { chat_messages: ['UPDATE'] }, state: { schema: stateSchema, write: true } });
+  await inspectDatabase(pool, { target: true, writes: { chat_messages: ['UPDATE', 'INSERT'] }, state: { schema: stateSchema, write: true } });
   if (!(await stateSchemaExists(pool, stateSchema)) || !(await partsBackupExists(pool, stateSchema))) {
     throw new PreconditionError(`No fix-parts backup in state schema ${stateSchema}, so no run ${options.runId} to undo (wrong --state-schema?).`);
   }
@@ -62,11 +61,11 @@ export async function undoFixParts(options: FixPartsUndoOptions, context: Comman
     let after: string | null = null;
     for (;;) {
       const cursor: string | null = after;
-      const page: UndoPageRow[] = await withTransientRetry(() =>
+      const page: RestoredBackupRow[] = await withTransientRetry(() =>
         inTransaction(
           pool,
           { isolation: 'read committed', statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs, rollback: options.dryRun },
-          (client) => restorePartsPage(client, stateSchema, options.runId, cursor, options.batchSize),
+          (client) => restoreBackup(client, stateSchema, options.runId, { after: cursor, pageSize: options.batchSize }),
         ),
       );
       if (page.length === 0) break;

@@ -537,10 +537,7 @@ function explainMemory(watched: WatchedMemory, judgement: RoomJudgement, fixes: 
     case 'message_unexpected':
       return judged('unexpected', [...(skip ? [skip.reason] : []), item.code], {
         ...(skip ? { detail: skip.detail } : {}),
-        fix: {
-          commands: [],
-          note: `nothing in the tool: the converter skips this memory${skip ? ` (${skip.reason})` : ''}, yet a row holds it, and fix-parts cannot repair it (parts_unrepairable). Delete the row by hand after review, or accept it with reconcile --baseline`,
-        },
+        fix: fixes.forUnexpected(skip?.reason),
       });
     case 'target_changed_in_app':
       return judged('changed_in_app', [item.code], {
@@ -639,6 +636,17 @@ class Fixes {
       note:
         `${what}, but as things stand it skips this room: its legacy rows have not changed since backfill recorded it, so a re-run ` +
         "does not look at its target rows. Forgetting the room's ledger entry (the tool's own bookkeeping; nothing in the target changes) makes backfill walk it again",
+    };
+  }
+
+  /** A row for a memory the converter skips: fix-parts removes it when it is the original script's copy. */
+  forUnexpected(skipReason: string | undefined): Fix {
+    return {
+      commands: [npx(`fix-parts --room ${this.id} --dry-run`), npx(`fix-parts --room ${this.id}`)],
+      note:
+        `the converter skips this memory${skipReason ? ` (${skipReason})` : ''}, yet a row holds it. fix-parts removes the row when it holds ` +
+        'exactly what the original script copied from the memory (backed up: fix-parts --undo <runId> puts it back); a row holding anything ' +
+        'else is the app\'s and stays, for you to review. The dry run says which (class "removed")',
     };
   }
 
