@@ -41,3 +41,44 @@ describe('classifyRow on rows the server matched to the original script (no stor
     await expect(classifyRow(row(), memory(text, null), undefined)).rejects.toThrow(ID);
   });
 });
+
+describe('classifyRow on rows the tool wrote with an earlier converter', () => {
+  const multiStep = {
+    role: 'assistant',
+    parts: [
+      { type: 'text', text: 'Checking.' },
+      { type: 'tool-invocation', toolInvocation: { state: 'result', step: 0, toolCallId: 'c1', toolName: 'getWeather', args: { city: 'Paris' }, result: { temp: 21 } } },
+      { type: 'text', text: 'It is sunny.' },
+    ],
+  };
+  // What converter 1 wrote for it: no step boundary between the call and the answer.
+  const converterOne = {
+    id: ID,
+    role: 'assistant',
+    parts: [
+      { type: 'text', text: 'Checking.' },
+      { type: 'tool-getWeather', toolCallId: 'c1', state: 'output-available', input: { city: 'Paris' }, output: { temp: 21 } },
+      { type: 'text', text: 'It is sunny.' },
+    ],
+  };
+  const owned = (toolOwned: boolean): StoredMessageRow => ({ ...row('assistant'), ledger_digest: 'd', tool_owned: toolOwned });
+
+  it('upgrades a row that still holds what the tool wrote, from its memory', async () => {
+    const { verdict } = await classifyRow(owned(true), memory(multiStep, null), stringifyJson(converterOne));
+    expect(verdict.kind).toBe('upgraded');
+    if (verdict.kind === 'upgraded') expect(verdict.message.parts.map((p) => (p as { type: string }).type)).toEqual(['text', 'tool-getWeather', 'step-start', 'text']);
+  });
+
+  it('leaves the same row alone once the app changed it (not the tool\'s any more)', async () => {
+    const { verdict } = await classifyRow(owned(false), memory(multiStep, null), stringifyJson(converterOne));
+    expect(verdict.kind).toBe('app');
+  });
+
+  it('closes an open call of a row the tool wrote that has no memory left', async () => {
+    const open = { id: ID, role: 'assistant', parts: [{ type: 'step-start' }, { type: 'tool-publish_post', toolCallId: 't1', state: 'input-available', input: { caption: 'friday' } }] };
+    const { verdict } = await classifyRow(owned(true), undefined, stringifyJson(open));
+    expect(verdict).toMatchObject({ kind: 'upgraded', message: { parts: [{ type: 'step-start' }, { state: 'output-error', toolCallId: 't1' }] } });
+    const appRow = await classifyRow(owned(false), undefined, stringifyJson(open));
+    expect(appRow.verdict.kind).toBe('app');
+  });
+});
