@@ -72,15 +72,16 @@ describe('explain --room', () => {
     const assistant = byMemory(json!).get(mem.cleanAssistant)!;
     expect(assistant.legacy).toEqual({ json: 'object', role: 'assistant', parts: 'absent', contentChars: 19, toolInvocations: 1 });
     // Without --show-values a tool part is named by its kind, not its tool (content: see the test of values).
-    expect(assistant.converted).toEqual({ ok: true, role: 'assistant', parts: ['tool-…', 'text'] });
-    expect(assistant.target).toEqual({ present: true, shape: 'envelope', role: 'assistant', parts: ['tool-…', 'text'] });
+    // The answer after the tool's result is a step of its own (converter 2).
+    expect(assistant.converted).toEqual({ ok: true, role: 'assistant', parts: ['tool-…', 'step-start', 'text'] });
+    expect(assistant.target).toEqual({ present: true, shape: 'envelope', role: 'assistant', parts: ['tool-…', 'step-start', 'text'] });
 
     const human = await explain(room.clean);
     expect(human.code).toBe(0);
     expect(human.stdout).toContain(`room ${room.clean}: clean`);
     expect(human.stdout.match(/^ {2}verdict {4}clean$/gm)).toHaveLength(2);
     expect(human.stdout).toContain('legacy     role assistant · parts absent · content 19 chars · toolInvocations 1');
-    expect(human.stdout).toContain('converted  role assistant · parts [tool-…, text]');
+    expect(human.stdout).toContain('converted  role assistant · parts [tool-…, step-start, text]');
     expect(human.stdout).not.toContain('fix ');
     expect(human.stdout.trimEnd().endsWith('explain: exit 0')).toBe(true);
   });

@@ -1,23 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { convertToModelMessages, dynamicTool, jsonSchema, simulateReadableStream, streamText, tool, type ToolSet, type UIMessage } from 'ai';
-import { MockLanguageModelV3 } from 'ai/test';
+import type { UIMessage } from 'ai';
 import { describe, expect, it } from 'vitest';
 import { convertContent, validateEnvelope } from '../../src/migration/convert.ts';
 import { parseJson } from '../../src/migration/json.ts';
+import { continueChat, FINAL_TOOL_STATES, isToolPart, type Part } from '../support/continuation.ts';
 
 /**
  * Chats recorded with the real AI SDKs 5.0.0-beta.25, 5.0.48 and 6.0.0-beta.99
  * (fixtures/legacy-sdk/generate-v5.ts), converted: each must be a chat that ai@6.0.190 continues.
  */
-
-interface Part {
-  type: string;
-  state?: string;
-  text?: string;
-  toolCallId?: string;
-  toolName?: string;
-  approval?: unknown;
-}
 
 interface StoredMessage {
   id: string;
@@ -38,7 +29,6 @@ interface FixtureFile {
 }
 
 const FIXTURE_DIR = new URL('../../fixtures/legacy-sdk/v5/', import.meta.url);
-const FINAL_TOOL_STATES = ['output-available', 'output-error', 'output-denied'];
 
 const fixtures = readdirSync(FIXTURE_DIR)
   .filter((file) => file.endsWith('.json'))
@@ -121,10 +111,6 @@ function memoryId(stored: StoredMessage): string {
   return `memory-${stored.id}`;
 }
 
-function isToolPart(part: Part): boolean {
-  return part.type === 'dynamic-tool' || part.type.startsWith('tool-');
-}
-
 function texts(parts: Part[]): string[] {
   return parts.flatMap((part) => (part.type === 'text' && typeof part.text === 'string' && part.text.trim() !== '' ? [part.text] : []));
 }
@@ -146,109 +132,4 @@ function firstStoredWith(state: string): { chat: StoredChat; upTo: number } {
     }
   }
   throw new Error(`no stored message has a tool part in ${state}`);
-}
-
-// --- Continuation ---------------------------------------------------------------------------------
-
-interface Continuation {
-  /** Every error streamText reported (onError, the stream, or a rejected result), as `name: message`. */
-  errors: string[];
-  /** Tool calls the model was sent without their result: OpenAI and Anthropic reject such a prompt. */
-  unansweredToolCalls: string[];
-  executedTools: string[];
-}
-
-/** The user asks one more question in the chat; the model answers with text. */
-async function continueChat(messages: UIMessage[], chat: StoredChat): Promise<Continuation> {
-  const executedTools: string[] = [];
-  const prompts: unknown[] = [];
-  const model = new MockLanguageModelV3({
-    doStream: async ({ prompt }) => {
-      prompts.push(prompt);
-      return { stream: simulateReadableStream({ chunks: ANSWER, initialDelayInMs: null, chunkDelayInMs: null }) };
-    },
-  });
-  const tools = chatTools(chat, (name) => executedTools.push(name));
-  const errors = new Set<unknown>();
-  try {
-    const result = streamText({
-      model,
-      messages: [...(await convertToModelMessages(messages, { tools })), { role: 'user', content: 'and now?' }],
-      tools,
-      onError: ({ error }) => void errors.add(error),
-    });
-    for await (const part of result.fullStream) if (part.type === 'error') errors.add(part.error);
-    await result.text;
-  } catch (error) {
-    errors.add(error);
-  }
-  return { errors: [...errors].map(describeError), unansweredToolCalls: prompts.flatMap(unansweredToolCalls), executedTools };
-}
-
-const ANSWER = [
-  { type: 'stream-start' as const, warnings: [] },
-  { type: 'text-start' as const, id: 'answer' },
-  { type: 'text-delta' as const, id: 'answer', delta: 'Here is where we are.' },
-  { type: 'text-end' as const, id: 'answer' },
-  {
-    type: 'finish' as const,
-    finishReason: { unified: 'stop' as const, raw: 'stop' },
-    usage: {
-      inputTokens: { total: 10, noCache: 10, cacheRead: undefined, cacheWrite: undefined },
-      outputTokens: { total: 5, text: 5, reasoning: undefined },
-    },
-  },
-];
-
-/**
- * The chat's tools, each able to run: with needsApproval where the chat asked for approval, so that
- * the SDK would run an approved call it found open. None may run.
- */
-function chatTools(chat: StoredChat, onExecute: (name: string) => void): ToolSet {
-  const tools: ToolSet = {};
-  const parts = chat.messages.flatMap((message) => message.parts).filter(isToolPart);
-  for (const part of parts) {
-    const name = part.type === 'dynamic-tool' ? String(part.toolName) : part.type.slice('tool-'.length);
-    const needsApproval = parts.some((other) => other.type === part.type && other.toolName === part.toolName && other.approval !== undefined);
-    const execute = async () => {
-      onExecute(name);
-      return { ranDuringContinuation: true };
-    };
-    const inputSchema = jsonSchema({ type: 'object' });
-    tools[name] = part.type === 'dynamic-tool' ? dynamicTool({ inputSchema, execute }) : tool({ inputSchema, execute, needsApproval });
-  }
-  return tools;
-}
-
-interface PromptMessage {
-  role: string;
-  content: unknown;
-}
-
-interface PromptPart {
-  type: string;
-  toolCallId?: string;
-  providerExecuted?: boolean;
-}
-
-/** The ids of client tool calls in the prompt that no tool result answers before the next user turn. */
-function unansweredToolCalls(prompt: unknown): string[] {
-  const unanswered: string[] = [];
-  const pending = new Set<string>();
-  for (const message of prompt as PromptMessage[]) {
-    const parts = Array.isArray(message.content) ? (message.content as PromptPart[]) : [];
-    if (message.role === 'user') {
-      unanswered.push(...pending);
-      pending.clear();
-    }
-    for (const part of parts) {
-      if (part.type === 'tool-call' && part.providerExecuted !== true) pending.add(String(part.toolCallId));
-      if (part.type === 'tool-result') pending.delete(String(part.toolCallId));
-    }
-  }
-  return [...unanswered, ...pending];
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
