@@ -55,6 +55,25 @@ export function isUnchangedSinceLedger(row: SourceRoomRow): boolean {
 }
 
 /**
+ * The memories of the rooms in the range ($1, $2]: their count and a digest of their ids, times and row
+ * versions, per room, as `mem`. One range scan of memories for the whole batch, rather than one index
+ * probe per room.
+ */
+export const MEMORY_DIGESTS_JOIN = `left join (
+         select m.room_id, count(*) as count,
+                md5(string_agg(m.id::text || ':' || extract(epoch from m.updated_at)::text || ':' || m.xmin::text,
+                               ',' order by m.id)) as digest
+           from public.memories m
+          where ($1::uuid is null or m.room_id > $1::uuid) and m.room_id <= $2::uuid
+          group by m.room_id
+       ) mem on mem.room_id = r.id`;
+
+/** A room's legacy fingerprint, over `r` (rooms), `a` and `ar` (its account and artist) and `mem`. */
+export function roomFingerprintSql(artist: string): string {
+  return `md5(row(r.account_id, r.topic, extract(epoch from r.updated_at), ${artist}, a.id is not null, ar.id is not null, mem.digest)::text)`;
+}
+
+/**
  * The rooms of one range, with the facts that classify them and a fingerprint of their whole legacy
  * state (the room, its accounts' existence, and every memory's id, time and row version), next to
  * what the ledger recorded last time. A memory's `xmin` changes with every UPDATE of it, triggers or
@@ -75,8 +94,7 @@ export async function readRoomsInRange(
             a.id is not null as account_exists,
             ar.id is not null as artist_exists,
             coalesce(mem.count, 0)::int as memory_count,
-            md5(row(r.account_id, r.topic, extract(epoch from r.updated_at), ${artist},
-                    a.id is not null, ar.id is not null, mem.digest)::text) as fingerprint,
+            ${roomFingerprintSql(artist)} as fingerprint,
             l.status as ledger_status, l.fingerprint as ledger_fingerprint,
             l.converter_version as ledger_converter_version, l.reasons as ledger_reasons,
             l.memories_total as ledger_memories_total, l.memories_skipped as ledger_memories_skipped,
@@ -84,15 +102,7 @@ export async function readRoomsInRange(
        from public.rooms r
        left join public.accounts a on a.id = r.account_id
        left join public.accounts ar on ar.id = ${artist}
-       left join (
-         -- One range scan of memories for the whole batch, rather than one index probe per room.
-         select m.room_id, count(*) as count,
-                md5(string_agg(m.id::text || ':' || extract(epoch from m.updated_at)::text || ':' || m.xmin::text,
-                               ',' order by m.id)) as digest
-           from public.memories m
-          where ($1::uuid is null or m.room_id > $1::uuid) and m.room_id <= $2::uuid
-          group by m.room_id
-       ) mem on mem.room_id = r.id
+       ${MEMORY_DIGESTS_JOIN}
        left join ${quoteIdent(options.stateSchema)}.room_ledger l on l.room_id = r.id
       where ($1::uuid is null or r.id > $1::uuid) and r.id <= $2::uuid and ${filter.sql}
       order by r.id`,

@@ -23,6 +23,14 @@ export function renderHuman(summary: RunSummary): string {
     lines.push('the whole run: not finished when this process stopped; `npx recoup-migrate status` shows it');
   }
   lines.push(...undone(summary));
+  const compared = summary.compared as { byDigest: number; inFull: number } | undefined;
+  if (compared) {
+    lines.push(
+      summary.full === true
+        ? `compared in full (--full): ${compared.inFull} room(s)`
+        : `rooms confirmed by digest (unchanged since backfill recorded them): ${compared.byDigest}; converted and compared: ${compared.inFull} (--full compares every room)`,
+    );
+  }
   const withoutRoom = summary.withoutRoom as { memories: number; report: string } | undefined;
   if (withoutRoom) lines.push(`${withoutRoom.memories} memories belong to no room (room_id is null): listed in ${withoutRoom.report}`);
   const stopped = stoppedEarly(summary);
@@ -56,7 +64,7 @@ function undone(summary: RunSummary): string[] {
   const lines = [`undo of run ${summary.undoneRunId}${summary.dryRun ? ' (dry run: nothing was changed)' : ''}:`];
   if (summary.removed) lines.push(`  removed: ${entries(summary.removed)}`);
   if (typeof summary.kept === 'number') lines.push(`  kept: ${summary.kept} row(s) the run inserted that the app has changed or written to since`);
-  if (summary.restored) lines.push(`  messages: ${entries(summary.restored)}`);
+  if (summary.restored) lines.push(`  ${summary.command === 'backfill' ? 'messages it rewrote' : 'messages'}: ${entries(summary.restored)}`);
   return lines;
 }
 

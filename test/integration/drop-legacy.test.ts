@@ -147,7 +147,7 @@ beforeAll(async () => {
 
   const backfill = await runCli(['backfill', '--json'], { databaseUrl: env.db.url });
   expect(backfill.code).toBe(0);
-  const reconcile = await runCli(['reconcile', '--json'], { databaseUrl: env.db.url });
+  const reconcile = await runCli(['reconcile', '--full', '--json'], { databaseUrl: env.db.url });
   expect(reconcile.code).toBe(0);
   cleanReport = reconcile.json!.reportDir;
   baseline = await rowsOf('public', LEGACY_TABLES);
@@ -215,11 +215,17 @@ describe('drop-legacy refuses, and drops nothing', () => {
     writeFileSync(driftFile, JSON.stringify({ ...stale, exitCode: 1 }));
     const drift = await runCli(cliArgs({ '--reconcile-report': driftFile }), { databaseUrl: env.db.url });
     expect(gate(drift.json!, 'reconciled')).toMatchObject({ ok: false });
+    // The CI mode (rooms confirmed by digest) cannot see a converter bug: the last gate wants --full.
+    const ci = await runCli(['reconcile', '--json'], { databaseUrl: env.db.url });
+    expect(ci.code).toBe(0);
+    const byDigest = await runCli(cliArgs({ '--reconcile-report': ci.json!.reportDir }), { databaseUrl: env.db.url });
+    expect(byDigest.code).toBe(1);
+    expect(gate(byDigest.json!, 'reconciled')).toMatchObject({ ok: false, detail: expect.stringMatching(/without --full/), fix: expect.stringContaining('reconcile --full') });
     await expectNothingDropped();
   });
 
   it('accepts the report of one worker of a shared reconcile by its run totals, and refuses one without them', async () => {
-    const shared = await runCli(['reconcile', '--shared', '--json'], { databaseUrl: env.db.url });
+    const shared = await runCli(['reconcile', '--shared', '--full', '--json'], { databaseUrl: env.db.url });
     expect(shared.code).toBe(0);
     expect(shared.json!.runTotals).toBeDefined();
     const accepted = await runCli(cliArgs({ '--reconcile-report': shared.json!.reportDir, '--confirm': null }).concat('--dry-run'), { databaseUrl: env.db.url });
@@ -399,7 +405,7 @@ describe('drop-legacy then restore: the full cycle', () => {
 
 describe('drop-legacy --quarantine and --purge-quarantine', () => {
   it('moves the tables aside (rows intact), and purge drops them only with --confirm', async () => {
-    const fresh = await runCli(['reconcile', '--json'], { databaseUrl: env.db.url });
+    const fresh = await runCli(['reconcile', '--full', '--json'], { databaseUrl: env.db.url });
     expect(fresh.code).toBe(0);
     const moved = await runCli(cliArgs({ '--reconcile-report': fresh.json!.reportDir }).concat('--quarantine'), { databaseUrl: env.db.url });
     expect(moved.code, moved.stderr).toBe(0);

@@ -24,6 +24,8 @@ interface ReportSummary {
   startedAt?: unknown;
   sample?: unknown;
   baseline?: unknown;
+  /** reconcile --full: every room converted and compared (none confirmed by the ledger alone). */
+  full?: unknown;
   rooms?: { total?: unknown };
   /** reconcile --shared: this worker's counters are its own rooms; runTotals covers the run. */
   shared?: unknown;
@@ -31,7 +33,7 @@ interface ReportSummary {
   runTotals?: { rooms?: { total?: unknown }; baseline?: unknown; driftItems?: unknown };
 }
 
-const FULL_RECONCILE = 'recoup-migrate reconcile (no --room, --since, --limit, --sample or --baseline)';
+const FULL_RECONCILE = 'recoup-migrate reconcile --full (no --room, --since, --limit, --sample or --baseline)';
 
 /** Gate 1: the target holds everything the legacy tables hold, by a full reconcile newer than any legacy write. */
 export async function reconciledGate(options: ReconcileGateOptions, context: CommandContext): Promise<GateResult> {
@@ -45,7 +47,7 @@ export async function reconciledGate(options: ReconcileGateOptions, context: Com
   } else {
     const started = new Date();
     const summary = await reconcile(
-      { scope: {}, batchSize: options.batchSize, concurrency: options.concurrency, statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs },
+      { scope: {}, full: true, batchSize: options.batchSize, concurrency: options.concurrency, statementTimeoutMs: options.statementTimeoutMs, lockTimeoutMs: options.lockTimeoutMs },
       { ...context, reportDir: join(context.reportDir, 'reconcile'), startedAt: started },
     );
     if (summary.exitCode !== 0) {
@@ -83,6 +85,8 @@ async function checkReport(pool: pg.Pool, stateSchema: string, path: string): Pr
   if (summary.command !== 'reconcile') return `${file} is a ${String(summary.command)} summary, not a reconcile one`;
   if (summary.exitCode !== 0 || summary.complete !== true) return `${file}: reconcile exited ${String(summary.exitCode)}${summary.complete === true ? '' : ' (incomplete)'}, not 0: it found drift or did not finish`;
   if (summary.sample !== undefined || summary.baseline !== undefined) return `${file} is a sampled or baselined reconcile, not a full one`;
+  // The default mode confirms rooms by the ledger's digests, which cannot see a converter bug; the last gate converts everything.
+  if (summary.full !== true) return `${file} is a reconcile without --full: it confirmed unchanged rooms by digest instead of converting them`;
   let started = typeof summary.startedAt === 'string' ? new Date(summary.startedAt) : null;
   if (!started || Number.isNaN(started.getTime())) return `${file} has no valid startedAt`;
   let walked = summary.rooms?.total;

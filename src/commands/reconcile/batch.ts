@@ -1,14 +1,14 @@
 import type pg from 'pg';
 import type { DatabaseShape } from '../../engine/preflight.ts';
 import { compareMessages, compareRooms, countAddedMessages, type ExpectedRoomRow, type MessageProblem, type RoomComparison } from './compare.ts';
-import { readReconcileRooms } from './reads.ts';
+import { readConfirmedRooms, readReconcileRooms, type ConfirmedRoom } from './reads.ts';
 import { forEachMemoryPage, MEMORY_PAGE_SIZE, readTargetPresence, type MemoryRow, type RoomRange, type RoomScope } from '../../engine/source-reads.ts';
 import { inTransaction } from '../../engine/transactions.ts';
 import { stringifyJson } from '../../migration/json.ts';
 import type { ReasonCode } from '../../migration/reasons.ts';
 import { expectedRoomRow, expectMessages, expectRoom, isSampled, type RoomExpectation, type RoomMessages } from './expected.ts';
 import type { RoomVerdict } from './line.ts';
-import { judgeDeletedRoom, judgeMappedRoom, judgeSkippedRoom, targetState, type JudgeOptions } from './room.ts';
+import { judgeConfirmedRoom, judgeDeletedRoom, judgeMappedRoom, judgeSkippedRoom, targetState, type JudgeOptions } from './room.ts';
 
 export interface ReconcileBatchContext {
   pool: pg.Pool;
@@ -17,6 +17,8 @@ export interface ReconcileBatchContext {
   sample: number | undefined;
   /** The state schema when it exists (its ledgers refine the verdicts); null: compare without them. */
   ledgerSchema: string | null;
+  /** --full: convert and compare every room; else rooms unchanged since backfill are confirmed by digest. */
+  full: boolean;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
   judge: JudgeOptions;
@@ -45,7 +47,20 @@ export async function reconcileRange(context: ReconcileBatchContext, range: Room
         roomsHaveArtistId: context.shape.roomsHasArtistId,
       });
       const rooms = rows.filter((row) => isSampled(row.id, context.sample)).map(expectRoom);
-      return { verdicts: await judgeRooms(client, context, rooms), walked: rows.length };
+      const confirmed = context.ledgerSchema !== null && !context.full && rooms.length > 0
+        ? await readConfirmedRooms(client, range, context.scope, {
+            ledgerSchema: context.ledgerSchema,
+            roomsHaveArtistId: context.shape.roomsHasArtistId,
+            sessionsHaveArtistId: context.shape.sessionsHasArtistId,
+          })
+        : new Map<string, ConfirmedRoom>();
+      const judged = await judgeRooms(client, context, rooms.filter((room) => !confirmed.has(room.row.id)));
+      const byRoom = new Map(judged.map((verdict) => [verdict.line.roomId, verdict]));
+      const verdicts = rooms.map((room) => {
+        const ledger = confirmed.get(room.row.id);
+        return ledger ? judgeConfirmedRoom(room, ledger) : (byRoom.get(room.row.id) as RoomVerdict);
+      });
+      return { verdicts, walked: rows.length };
     },
   );
 }

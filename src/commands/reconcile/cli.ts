@@ -13,6 +13,7 @@ export const reconcileFlags = z
     ...walkFlags,
     ...pacingFlags,
     shared: z.boolean().default(false),
+    full: z.boolean().default(false),
     sample: decimal(0, 1, { aboveMin: true }).optional(),
     baseline: z.string().min(1).optional(),
   })
@@ -23,12 +24,14 @@ export function registerReconcile(program: Command, setExitCode: (code: number) 
     .description('per-room audit of the target against the source; read-only; the CI gate (exit 1 on drift)')
     .option('--sample <fraction>', 'audit only this fraction (0..1] of the rooms, chosen by a hash of the room id')
     .option('--baseline <rooms.jsonl>', 'fail only on drift that this earlier run\'s rooms.jsonl does not list')
+    .option('--full', 'convert and compare every room; by default rooms unchanged since backfill are confirmed by their ledger digests')
     .option('--shared', "record a run and its batches in the state schema, so that several processes split the rooms")
     .addHelpText(
       'after',
       `
 Examples:
-  $ recoup-migrate reconcile                                full audit before a promotion
+  $ recoup-migrate reconcile                                the CI audit: rooms unchanged since backfill confirmed by digest
+  $ recoup-migrate reconcile --full                         convert and compare everything (the gate before drop-legacy)
   $ recoup-migrate reconcile --sample 0.05                  quick random audit of ~5% of the rooms
   $ recoup-migrate reconcile --since 2026-11-01T00:00:00Z   rooms changed since then
   $ recoup-migrate reconcile --room 1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed --show-values
@@ -50,6 +53,7 @@ ${exitCodesHelp({ 0: `no drift (${STOPPED_BY_BUDGET})`, 1: 'drift: see the repor
               sample: f.sample,
               baseline: f.baseline,
               shared: f.shared,
+              full: f.full,
               ...pacingFrom(f),
             },
             context,

@@ -47,6 +47,8 @@ export interface ReconcileRoomLine {
   app?: AppChanges;
   /** With --baseline: items the earlier run reported for this room that are gone now. */
   fixed?: { code: string; id: string }[];
+  /** 'digest': confirmed from the ledger without converting (the default for rooms unchanged since backfill). */
+  confirmedBy?: 'digest';
 }
 
 /** Per-room message tallies, for the summary. */

@@ -1,5 +1,7 @@
 import type pg from 'pg';
-import { scopeFilter, timestampTextSql, type RoomRange, type RoomScope } from '../../engine/source-reads.ts';
+import { chatDigestSql, messageDigestSql, sessionDigestSql } from '../../engine/digests.ts';
+import { MEMORY_DIGESTS_JOIN, roomFingerprintSql, scopeFilter, timestampTextSql, type RoomRange, type RoomScope } from '../../engine/source-reads.ts';
+import { CONVERTER_VERSION } from '../../migration/convert.ts';
 import type { LegacyRoomRow } from '../../migration/map-room.ts';
 import { quoteIdent } from '../../engine/sql-files.ts';
 
@@ -43,4 +45,70 @@ export async function readReconcileRooms(
     [range.after, range.last, ...filter.params],
   );
   return rows;
+}
+
+/** What the room ledger recorded for a room confirmed by digest: its report line is made from it. */
+export interface ConfirmedRoom {
+  room_id: string;
+  memories_total: number;
+  memories_skipped: number;
+  reasons: string[];
+  /** The ledger's skipped list (jsonb text). */
+  skipped: string;
+  archived: boolean;
+}
+
+/**
+ * The rooms of one range that can be confirmed without converting anything: backfill migrated them with
+ * this converter version from exactly the legacy rows there are now (the fingerprint), and every target
+ * row still holds what the tool recorded writing: the session, the chat, and a message for each memory
+ * it did not skip (its ledger digest taken of the stored row), none for those it skipped. The rest are
+ * compared in full. What this cannot see is a converter bug: `--full` compares everything.
+ */
+export async function readConfirmedRooms(
+  client: pg.ClientBase,
+  range: RoomRange,
+  scope: RoomScope,
+  options: { ledgerSchema: string; roomsHaveArtistId: boolean; sessionsHaveArtistId: boolean },
+): Promise<Map<string, ConfirmedRoom>> {
+  const state = quoteIdent(options.ledgerSchema);
+  const artist = options.roomsHaveArtistId ? 'r.artist_id' : 'null::uuid';
+  const filter = scopeFilter(scope, 4);
+  const { rows } = await client.query<ConfirmedRoom>(
+    `with ledger as (
+       select l.room_id, l.session_id, l.fingerprint, l.memories_total, l.memories_skipped, l.reasons, l.skipped,
+              array(select s->>'memoryId' from jsonb_array_elements(l.skipped) s) as skipped_ids
+         from ${state}.room_ledger l
+        where ($1::uuid is null or l.room_id > $1::uuid) and l.room_id <= $2::uuid
+          and l.status = 'migrated' and l.converter_version = $3
+     ), unchanged as (
+       select g.* from ledger g
+         join public.rooms r on r.id = g.room_id
+         left join public.accounts a on a.id = r.account_id
+         left join public.accounts ar on ar.id = ${artist}
+         ${MEMORY_DIGESTS_JOIN}
+        where ${roomFingerprintSql(artist)} = g.fingerprint and ${filter.sql}
+     ), messages as (
+       select m.room_id,
+              bool_and(case when m.id::text = any(g.skipped_ids) then cm.id is null
+                            else coalesce(tl.digest = ${messageDigestSql('cm')}, false) end) as as_written
+         from public.memories m
+         join unchanged g on g.room_id = m.room_id
+         left join ${state}.target_ledger tl on tl.kind = 'message' and tl.id = m.id::text
+         left join public.chat_messages cm on cm.id = m.id::text
+        where ($1::uuid is null or m.room_id > $1::uuid) and m.room_id <= $2::uuid
+        group by m.room_id
+     )
+     select g.room_id::text, g.memories_total, g.memories_skipped, g.reasons, g.skipped::text as skipped,
+            coalesce(s.status = 'archived', false) as archived
+       from unchanged g
+       join public.sessions s on s.id = g.session_id
+       join ${state}.target_ledger ls on ls.kind = 'session' and ls.id = s.id and ls.digest = ${sessionDigestSql('s', options.sessionsHaveArtistId)}
+       join public.chats c on c.id = g.room_id::text
+       join ${state}.target_ledger lc on lc.kind = 'chat' and lc.id = c.id and lc.digest = ${chatDigestSql('c')}
+       left join messages msg on msg.room_id = g.room_id
+      where coalesce(msg.as_written, true)`,
+    [range.after, range.last, CONVERTER_VERSION, ...filter.params],
+  );
+  return new Map(rows.map((row) => [row.room_id, row]));
 }

@@ -30,6 +30,8 @@ export interface ReconcileOptions extends WalkSettings {
    * production tables), so that several processes started with the same scope split the rooms.
    */
   shared?: boolean | undefined;
+  /** --full: convert and compare every room, whatever the ledger says (what catches a converter bug). */
+  full?: boolean | undefined;
 }
 
 // --show-values: how much of a value a report line carries (explain shows as much).
@@ -41,6 +43,7 @@ interface ReconcileBatchStats {
   messages: ReconcileMessageCounters;
   reasons: ReasonCounts;
   app: { renamed: number; archived: number };
+  compared?: { byDigest: number; inFull: number };
   driftItems: number;
   baseline?: { known: number; new: number; fixed: number };
 }
@@ -72,6 +75,7 @@ export async function reconcile(options: ReconcileOptions, context: CommandConte
       since: options.scope.since,
       limit: options.scope.limit,
       sample: options.sample,
+      full: options.full === true ? true : undefined,
       baseline: options.baseline ? createHash('sha256').update(await readFile(options.baseline)).digest('hex') : undefined,
     },
     options: { batchSize: options.batchSize, concurrency: options.concurrency },
@@ -96,6 +100,7 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
     scope: options.scope,
     sample: options.sample,
     ledgerSchema,
+    full: options.full === true,
     statementTimeoutMs: options.statementTimeoutMs,
     lockTimeoutMs: options.lockTimeoutMs,
     judge: { showValues: context.showValues, valueChars: SHOWN_VALUE_CHARS },
@@ -166,6 +171,8 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
     reportDir: report.dir,
     ...(inScope !== null ? { inScope: { rooms: inScope } } : {}),
     ledger: ledgerSchema !== null,
+    full: options.full === true,
+    compared: tally.compared,
     app: tally.app,
     ...(options.sample !== undefined ? { sample: options.sample } : {}),
     // In a shared run, rooms other workers walked are not "not walked": that count is left out.
@@ -224,6 +231,7 @@ function statsOf(verdicts: readonly RoomVerdict[], withBaseline: boolean): Recon
     messages: batch.messages,
     reasons: batch.reasons,
     app: batch.app,
+    compared: batch.compared,
     driftItems: batch.driftItems,
     ...(withBaseline ? { baseline: counts } : {}),
   };
@@ -236,6 +244,7 @@ function totalsOf(batches: object[]): ReconcileBatchStats {
     addCounters(totals.rooms, stats.rooms);
     addCounters(totals.messages, stats.messages);
     addCounters(totals.app, stats.app);
+    if (stats.compared) totals.compared = addCounters(totals.compared ?? { byDigest: 0, inFull: 0 }, stats.compared);
     for (const [code, count] of Object.entries(stats.reasons) as [ReasonCode, number][]) countReason(totals.reasons, code, count);
     totals.driftItems += stats.driftItems;
     if (stats.baseline) totals.baseline = addCounters(totals.baseline ?? { known: 0, new: 0, fixed: 0 }, stats.baseline);

@@ -2,6 +2,9 @@ import type { ExpectedMessageRow, MessageProblem, RoomComparison } from './compa
 import type { TargetRoomRow } from '../../engine/source-reads.ts';
 import { stringifyJson } from '../../migration/json.ts';
 import type { ReasonCode } from '../../migration/reasons.ts';
+import { valueFreeDetail } from '../../migration/skip-details.ts';
+import type { SkippedMemory } from '../../report/room-result.ts';
+import type { ConfirmedRoom } from './reads.ts';
 import type { RoomExpectation, RoomMessages } from './expected.ts';
 import {
   emptyMessageCounts,
@@ -195,4 +198,19 @@ function messageItem(problem: MessageProblem, expected: ExpectedMessageRow | und
     });
   }
   return item;
+}
+
+/**
+ * A room confirmed by digest (readConfirmedRooms): clean as backfill recorded it, its skips those of the
+ * ledger. Messages the app added to its chat are not counted (that needs a scan by chat id).
+ */
+export function judgeConfirmedRoom(room: RoomExpectation, ledger: ConfirmedRoom): RoomVerdict {
+  const line = newLine(room, 'clean');
+  line.skipped = (JSON.parse(ledger.skipped) as SkippedMemory[]).map((s) => ({ ...s, detail: valueFreeDetail(s.detail) }));
+  line.memories = { total: ledger.memories_total, migrated: ledger.memories_total - ledger.memories_skipped, skipped: ledger.memories_skipped };
+  line.confirmedBy = 'digest';
+  if (ledger.archived) line.app = { archived: true };
+  const counts = { ...emptyMessageCounts(), expected: line.memories.migrated, clean: line.memories.migrated };
+  const notes = (ledger.reasons as ReasonCode[]).filter((code) => code === 'artist_missing');
+  return { line: finishLine(line, notes), counts, roomSkip: null };
 }

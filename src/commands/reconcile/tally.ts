@@ -34,10 +34,13 @@ export class ReconcileTally {
   readonly reasons: ReasonCounts = {};
   /** Rooms the app renamed or archived: information for the summary, never drift. */
   readonly app = { renamed: 0, archived: 0 };
+  /** Rooms confirmed from the ledger without converting, and rooms converted and compared. */
+  readonly compared = { byDigest: 0, inFull: 0 };
   driftItems = 0;
 
   add({ line, counts, roomSkip }: RoomVerdict): void {
     this.rooms.total += 1;
+    this.compared[line.confirmedBy === 'digest' ? 'byDigest' : 'inFull'] += 1;
     this.rooms[line.status] += 1;
     const m = this.messages;
     m.total += line.memories.total;
