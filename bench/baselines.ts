@@ -56,18 +56,21 @@ const ROOM_PAGE = 1_000;
 // Postgres foreign_key_violation: the script counted deleted-account rooms as failures.
 const FOREIGN_KEY_VIOLATION = '23503';
 
-export async function originalScriptPattern(url: string): Promise<{ failedRooms: number }> {
+/** `maxRooms`: stop after the first this many rooms (by id), for a run that would take too long whole. */
+export async function originalScriptPattern(url: string, maxRooms = Infinity): Promise<{ failedRooms: number; rooms: number }> {
   const pool = new pg.Pool({ connectionString: url, max: ORIGINAL_ROOMS_AT_A_TIME });
   let failedRooms = 0;
+  let walked = 0;
   try {
     let after = '00000000-0000-0000-0000-000000000000';
-    for (;;) {
+    while (walked < maxRooms) {
       const { rows: rooms } = await pool.query<{ id: string; account_id: string | null; topic: string | null; updated_at: Date }>(
         'select id::text, account_id::text, topic, updated_at from public.rooms where id > $1 order by id limit $2',
-        [after, ROOM_PAGE],
+        [after, Math.min(ROOM_PAGE, maxRooms - walked)],
       );
       if (rooms.length === 0) break;
       after = rooms[rooms.length - 1]!.id;
+      walked += rooms.length;
       for (let i = 0; i < rooms.length; i += ORIGINAL_ROOMS_AT_A_TIME) {
         const results = await Promise.all(rooms.slice(i, i + ORIGINAL_ROOMS_AT_A_TIME).map((room) => migrateRoom(pool, room)));
         failedRooms += results.filter((ok) => !ok).length;
@@ -76,7 +79,7 @@ export async function originalScriptPattern(url: string): Promise<{ failedRooms:
   } finally {
     await pool.end();
   }
-  return { failedRooms };
+  return { failedRooms, rooms: walked };
 }
 
 async function migrateRoom(pool: pg.Pool, room: { id: string; account_id: string | null; topic: string | null; updated_at: Date }): Promise<boolean> {

@@ -16,7 +16,7 @@ import {
 } from '../../engine/source-reads.ts';
 import { CHATS_TABLE, MESSAGES_TABLE, sessionsTable } from './target-tables.ts';
 import { inTransaction } from '../../engine/transactions.ts';
-import { trackedWrite } from './tracked-write.ts';
+import { insertFresh, trackedWrite, type TrackedOutcome, type TrackedTable } from './tracked-write.ts';
 import { CONVERTER_VERSION } from '../../migration/convert.ts';
 import { stringifyJson } from '../../migration/json.ts';
 import type { MappedRoom } from '../../migration/map-room.ts';
@@ -110,13 +110,16 @@ async function migrateRooms(client: pg.ClientBase, context: BackfillBatchContext
     }
   }
 
-  await writeRoomRows(client, context, migrating);
+  // Rooms nothing was written for yet take the plain insert; the rest are classified row by row.
+  const fresh = new Set(
+    migrating.filter((w) => w.row.ledger_status === null && presence.get(w.row.id)?.session_exists === false && presence.get(w.row.id)?.chat_exists === false).map((w) => w.row.id),
+  );
+  await writeRoomRows(client, context, migrating, fresh);
   const byRoom = new Map(migrating.map((w) => [w.row.id, w]));
   await forEachMemoryPage(client, migrating.map((w) => w.row.id), MEMORY_PAGE_SIZE, async (memories) => {
     const messages = await convertMemories(memories, byRoom);
     if (messages.length === 0) return;
-    const outcomes = await trackedWrite(client, MESSAGES_TABLE, context.stateSchema, stringifyJson(messages), runOf(context));
-    tallyOutcomes(byRoom, 'messages', outcomes);
+    tallyOutcomes(byRoom, 'messages', await writeRows(client, context, MESSAGES_TABLE, messages, fresh));
   });
   finishRoomResults(migrating);
   await writeRoomLedger(client, context, work);
@@ -150,8 +153,24 @@ function runOf(context: BackfillBatchContext): { runId: string; converterVersion
   return { runId: context.runId, converterVersion: CONVERTER_VERSION };
 }
 
+/** insertFresh for the rows of fresh rooms, then trackedWrite for the others and for any that met a conflict. */
+async function writeRows(
+  client: pg.ClientBase,
+  context: BackfillBatchContext,
+  spec: TrackedTable,
+  rows: readonly { id: string; room_id: string }[],
+  fresh: ReadonlySet<string>,
+): Promise<TrackedOutcome[]> {
+  const freshRows = rows.filter((row) => fresh.has(row.room_id));
+  const outcomes = freshRows.length > 0 ? await insertFresh(client, spec, context.stateSchema, stringifyJson(freshRows), runOf(context)) : [];
+  const inserted = new Set(outcomes.map((outcome) => outcome.id));
+  const rest = rows.filter((row) => !inserted.has(row.id));
+  if (rest.length > 0) outcomes.push(...(await trackedWrite(client, spec, context.stateSchema, stringifyJson(rest), runOf(context))));
+  return outcomes;
+}
+
 /** The rooms' sessions and chats, before their messages (which reference the chats). */
-async function writeRoomRows(client: pg.ClientBase, context: BackfillBatchContext, rooms: RoomWork[]): Promise<void> {
+async function writeRoomRows(client: pg.ClientBase, context: BackfillBatchContext, rooms: RoomWork[], fresh: ReadonlySet<string>): Promise<void> {
   if (rooms.length === 0) return;
   const sessions = rooms.map((w) => {
     const s = (w.mapped as MappedRoom).session;
@@ -162,10 +181,8 @@ async function writeRoomRows(client: pg.ClientBase, context: BackfillBatchContex
     return { id: c.id, room_id: w.row.id, session_id: c.sessionId, title: c.title, created_at: w.row.updated_at };
   });
   const byRoom = new Map(rooms.map((w) => [w.row.id, w]));
-  const sessionOutcomes = await trackedWrite(client, sessionsTable(context.shape.sessionsHasArtistId), context.stateSchema, JSON.stringify(sessions), runOf(context));
-  tallyOutcomes(byRoom, 'sessions', sessionOutcomes);
-  const chatOutcomes = await trackedWrite(client, CHATS_TABLE, context.stateSchema, JSON.stringify(chats), runOf(context));
-  tallyOutcomes(byRoom, 'chats', chatOutcomes);
+  tallyOutcomes(byRoom, 'sessions', await writeRows(client, context, sessionsTable(context.shape.sessionsHasArtistId), sessions, fresh));
+  tallyOutcomes(byRoom, 'chats', await writeRows(client, context, CHATS_TABLE, chats, fresh));
 }
 
 async function writeRoomLedger(client: pg.ClientBase, context: BackfillBatchContext, work: RoomWork[]): Promise<void> {

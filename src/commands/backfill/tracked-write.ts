@@ -130,3 +130,41 @@ function backupCte(spec: TrackedTable, stateSchema: string): string {
       on conflict (run_id, message_id) do update set new_digest = excluded.new_digest
     ), `;
 }
+
+/**
+ * The rows of rooms nothing was written for yet (no ledger entry, no session, no chat in this snapshot):
+ * inserted with ON CONFLICT DO NOTHING, without trackedWrite's per-row lookups of the target and the
+ * ledger, and ledgered with the digest of the row as stored (RETURNING), taken once. Returns the
+ * outcomes of the rows inserted; a row that met a conflict (another writer got there first) was not
+ * inserted and is left for trackedWrite to classify, which the caller does with the rows missing here.
+ */
+export async function insertFresh(
+  client: pg.ClientBase,
+  spec: TrackedTable,
+  stateSchema: string,
+  json: string,
+  run: { runId: string; converterVersion: number },
+): Promise<TrackedOutcome[]> {
+  const ledger = `${quoteIdent(stateSchema)}.target_ledger`;
+  const insertColumns = Object.keys(spec.insert);
+  const { rows } = await client.query<{ id: string; room_id: string }>(
+    `with input as (
+       select t.* from jsonb_to_recordset($1::jsonb) as t(${spec.recordset})
+     ), inserted as (
+       insert into public.${spec.table} (${insertColumns.join(', ')})
+       select ${insertColumns.map((column) => spec.insert[column]).join(', ')} from input c
+       on conflict (id) do nothing
+       returning *
+     ), ledgered as (
+       insert into ${ledger} (kind, id, room_id, digest, inserted_by, written_by, converter_version)
+       select '${spec.kind}', i.id, c.room_id, ${spec.digest('i')}, $2::uuid, $2::uuid, $3
+         from inserted i join input c on c.id = i.id
+       on conflict (kind, id) do update
+         set digest = excluded.digest, inserted_by = excluded.inserted_by, written_by = excluded.written_by,
+             converter_version = excluded.converter_version, written_at = now()
+     )
+     select i.id, c.room_id::text as room_id from inserted i join input c on c.id = i.id`,
+    [json, run.runId, run.converterVersion],
+  );
+  return rows.map((row) => ({ id: row.id, roomId: row.room_id, action: 'insert', inserted: true, updated: false }));
+}
