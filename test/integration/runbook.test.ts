@@ -89,7 +89,15 @@ describe('the production runbook: original script state → backfill → fix-par
     const again = await runCli(['backfill', '--json'], { databaseUrl: env.db.url });
     expect(again.json!.messages.written).toBe(0);
 
-    // Step 7: the plan and its gates, then the drop with the count the dry run names.
+    // Step 7: the plan and its gates, then the drop with the count the dry run names. The setup's writes
+    // must reach the statistics first (a backend flushes them up to ~10 s later), or the quiet gate
+    // would see them inside its 1 s window.
+    const clients = await Promise.all([1, 2, 3, 4].map(() => env.pool.connect()));
+    for (const client of clients) {
+      await client.query('select pg_stat_force_next_flush()');
+      await client.query('select 1');
+      client.release();
+    }
     const plan = await runCli(['drop-legacy', '--dry-run', '--json', '--watch', '1', '--snapshot-dir', 'snap-try'], { databaseUrl: env.db.url });
     const unmigrated = plan.json!.gates.find((g: { name: string }) => g.name === 'unmigrated') as { fix?: string; detail: string };
     const count = /--accept-unmigrated (\d+)/.exec(`${unmigrated.fix ?? ''} ${unmigrated.detail}`)?.[1];
