@@ -103,7 +103,9 @@ export async function readRoomsInRange(
        left join public.accounts a on a.id = r.account_id
        left join public.accounts ar on ar.id = ${artist}
        ${MEMORY_DIGESTS_JOIN}
-       left join ${quoteIdent(options.stateSchema)}.room_ledger l on l.room_id = r.id
+       -- The range on the ledger too: a join on the room alone read the whole ledger for every batch.
+       left join ${quoteIdent(options.stateSchema)}.room_ledger l
+              on l.room_id = r.id and ($1::uuid is null or l.room_id > $1::uuid) and l.room_id <= $2::uuid
       where ($1::uuid is null or r.id > $1::uuid) and r.id <= $2::uuid and ${filter.sql}
       order by r.id`,
     [range.after, range.last, ...filter.params],

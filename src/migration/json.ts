@@ -77,6 +77,8 @@ function closingQuote(text: string, open: number): number {
 
 /** JSON text of a value; LosslessNumbers are written as their exact text. */
 export function stringifyJson(value: unknown): string {
+  // Item by item: one message with a big integer must not send a whole page through the slower writer.
+  if (Array.isArray(value)) return `[${value.map((item) => (item === undefined ? 'null' : stringifyJson(item))).join(',')}]`;
   const text = containsLosslessNumber(value) ? stringify(value) : JSON.stringify(value);
   if (text === undefined) throw new TypeError('value has no JSON representation');
   return text;
