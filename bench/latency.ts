@@ -20,12 +20,15 @@ import { renderTable, type BenchRow } from './report.ts';
 
 export interface DelayProxy {
   port: number;
+  /** Request flights so far, all connections: each send after an answer costs one round trip. */
+  roundTrips(): number;
   close(): Promise<void>;
 }
 
 /** A TCP proxy on 127.0.0.1 that adds `rttMs` to every request/response round trip (half each way). */
 export async function startDelayProxy(targetHost: string, targetPort: number, rttMs: number): Promise<DelayProxy> {
   const sockets = new Set<Socket>();
+  let roundTrips = 0;
   const server = createServer((client) => {
     const upstream = connect(targetPort, targetHost);
     for (const socket of [client, upstream]) {
@@ -38,13 +41,18 @@ export async function startDelayProxy(targetHost: string, targetPort: number, rt
         upstream.destroy();
       });
     }
-    delayedPipe(client, upstream, rttMs / 2);
-    delayedPipe(upstream, client, rttMs / 2);
+    let answered = true;
+    delayedPipe(client, upstream, rttMs / 2, () => {
+      if (answered) roundTrips++;
+      answered = false;
+    });
+    delayedPipe(upstream, client, rttMs / 2, () => (answered = true));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   return {
     port: typeof address === 'object' && address ? address.port : 0,
+    roundTrips: () => roundTrips,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -57,22 +65,24 @@ export async function startDelayProxy(targetHost: string, targetPort: number, rt
  * Writes each chunk of `from` to `to` `delayMs` after it arrived. One queue and one timer per direction:
  * a timer per chunk could fire out of order and corrupt the protocol stream. Ends `to` once drained.
  */
-function delayedPipe(from: Socket, to: Socket, delayMs: number): void {
+function delayedPipe(from: Socket, to: Socket, delayMs: number, onChunk: () => void): void {
   const queue: { due: number; chunk: Buffer }[] = [];
   let ended = false;
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
     timer = undefined;
     if (to.destroyed) return;
-    const now = performance.now();
-    while (queue.length > 0 && queue[0]!.due <= now) to.write(queue.shift()!.chunk);
-    // Timers fire on whole milliseconds and sometimes early: wait again rather than send early.
-    if (queue.length > 0) timer = setTimeout(flush, Math.max(1, Math.ceil(queue[0]!.due - now)));
+    // Timers take whole milliseconds and fire a millisecond or so late: waiting for the floor and sending
+    // what is due within the next millisecond keeps the round trip close to rttMs (logged as measured).
+    const soon = performance.now() + 1;
+    while (queue.length > 0 && queue[0]!.due < soon) to.write(queue.shift()!.chunk);
+    if (queue.length > 0) timer = setTimeout(flush, Math.floor(queue[0]!.due - soon + 1));
     else if (ended) to.end();
   };
   from.on('data', (chunk: Buffer) => {
+    onChunk();
     queue.push({ due: performance.now() + delayMs, chunk });
-    timer ??= setTimeout(flush, Math.max(1, Math.ceil(delayMs)));
+    timer ??= setTimeout(flush, Math.floor(delayMs));
   });
   from.on('end', () => {
     ended = true;
@@ -109,12 +119,12 @@ export const DEFAULT_LATENCY_OPTIONS: LatencyOptions = { rttMs: 25, originalRoom
 
 interface SideTimes {
   backfill: number;
-  /** Median in-transaction duration of backfill's batches (recoup_migrate.batches), ms. */
-  batchMs: number | null;
   batches: number;
+  /** Backfill's round trips, counted by the proxy (null on the direct side). */
+  roundTrips: number | null;
   reconcile: number;
   reconcileFull: number;
-  original: { seconds: number; migrated: number };
+  original: { seconds: number; rooms: number; migrated: number };
 }
 
 export async function latencyRows<D extends LatencyDatabase>(
@@ -133,7 +143,7 @@ export async function latencyRows<D extends LatencyDatabase>(
     for (let round = 1; round <= repetitions; round++) {
       run.log(`Latency round ${round}/${repetitions}: backfill, reconcile, reconcile --full, original pattern (${originalRooms} rooms) at 0 ms, then at ${rttMs} ms`);
       nears.push(await measureSide(db, db, run, originalRooms));
-      fars.push(await measureSide(far, db, run, originalRooms));
+      fars.push(await measureSide(far, db, run, originalRooms, proxy.roundTrips));
     }
     const near = bestOf(nears);
     const farBest = bestOf(fars);
@@ -167,35 +177,28 @@ async function medianRoundTripMs(url: string): Promise<number> {
   }
 }
 
-/** One run of each measure with the CLI (or the script's pattern) on `side`'s URL; `direct` resets and counts. */
-async function measureSide<D extends LatencyDatabase>(side: D, direct: LatencyDatabase, run: LatencyRun<D>, originalRooms: number): Promise<SideTimes> {
+/** One run of each measure on `side`'s URL; `direct` resets the target and counts between them. */
+async function measureSide<D extends LatencyDatabase>(
+  side: D,
+  direct: LatencyDatabase,
+  run: LatencyRun<D>,
+  originalRooms: number,
+  roundTrips?: () => number,
+): Promise<SideTimes> {
   await run.resetTarget(direct.pool);
+  const flightsBefore = roundTrips?.() ?? 0;
   const backfill = await run.tool('backfill', side);
-  const batches = await batchDurations(direct.pool, String(backfill.summary.runId));
+  const flights = roundTrips ? roundTrips() - flightsBefore : null;
+  const batches = await countRows(direct.pool, 'recoup_migrate.batches');
   const reconcile = await run.tool('reconcile', side);
   const reconcileFull = await run.tool('reconcile', side, '--full');
   await run.resetTarget(direct.pool);
   const started = performance.now();
-  await originalScriptPattern(side.url, originalRooms);
+  const { rooms } = await originalScriptPattern(side.url, originalRooms);
   const seconds = (performance.now() - started) / 1000;
   const migrated = await countRows(direct.pool, 'public.chat_messages');
   await run.resetTarget(direct.pool);
-  return {
-    backfill: backfill.seconds,
-    batchMs: median(batches),
-    batches: batches.length,
-    reconcile: reconcile.seconds,
-    reconcileFull: reconcileFull.seconds,
-    original: { seconds, migrated },
-  };
-}
-
-async function batchDurations(pool: pg.Pool, runId: string): Promise<number[]> {
-  const { rows } = await pool.query<{ duration_ms: number }>(
-    `select duration_ms from recoup_migrate.batches where run_id = $1 and status = 'done'`,
-    [runId],
-  );
-  return rows.map((row) => row.duration_ms);
+  return { backfill: backfill.seconds, batches, roundTrips: flights, reconcile: reconcile.seconds, reconcileFull: reconcileFull.seconds, original: { seconds, rooms, migrated } };
 }
 
 async function countRows(pool: pg.Pool, table: string): Promise<number> {
@@ -203,30 +206,24 @@ async function countRows(pool: pg.Pool, table: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-function median(values: number[]): number | null {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length > 0 ? sorted[Math.floor(sorted.length / 2)]! : null;
-}
-
 function bestOf(runs: SideTimes[]): SideTimes {
-  const fastest = <K extends 'backfill' | 'reconcile' | 'reconcileFull'>(key: K) => Math.min(...runs.map((r) => r[key]));
+  const fastest = (key: 'reconcile' | 'reconcileFull') => Math.min(...runs.map((r) => r[key]));
   const backfill = runs.reduce((best, r) => (r.backfill < best.backfill ? r : best));
   const original = runs.reduce((best, r) => (r.original.seconds < best.original.seconds ? r : best)).original;
   return { ...backfill, reconcile: fastest('reconcile'), reconcileFull: fastest('reconcileFull'), original };
 }
 
-/** Round trips implied by the added time: per batch (inside its transaction) and on the run's critical path. */
+/** Where backfill's time at latency goes: its round trips, and how many of them the added time is worth. */
 function logDiagnosis(near: SideTimes, far: SideTimes, rttMs: number, db: LatencyDatabase, log: (line: string) => void): void {
-  const perBatch = near.batchMs !== null && far.batchMs !== null ? (far.batchMs - near.batchMs) / rttMs : null;
-  const wholeRun = ((far.backfill - near.backfill) * 1000) / rttMs;
+  const critical = ((far.backfill - near.backfill) * 1000) / rttMs;
   log(
-    `Backfill at ${rttMs} ms: ${far.backfill.toFixed(2)} s vs ${near.backfill.toFixed(2)} s direct; ${far.batches} batches, ` +
-      `median batch ${far.batchMs} ms vs ${near.batchMs} ms → ~${perBatch?.toFixed(1) ?? '?'} round trips per batch; ` +
-      `~${wholeRun.toFixed(0)} round trips of added time over the whole run`,
+    `Backfill at ${rttMs} ms: ${far.backfill.toFixed(2)} s vs ${near.backfill.toFixed(2)} s direct; ${far.roundTrips} round trips ` +
+      `over ${far.batches} batches (${((far.roundTrips ?? 0) / far.batches).toFixed(0)} per batch, start-up and finish included), ` +
+      `the added time worth ${critical.toFixed(0)} in sequence`,
   );
   const originalRate = (side: SideTimes) => side.original.migrated / side.original.seconds;
   log(
-    `Original pattern (first rooms only, ${far.original.migrated} messages migrated): ${originalRate(near).toFixed(0)}/s direct, ` +
+    `Original pattern on its first ${far.original.rooms} rooms (${far.original.migrated} messages migrated): ${originalRate(near).toFixed(0)}/s direct, ` +
       `${originalRate(far).toFixed(0)}/s at ${rttMs} ms; backfill ${(db.memories / near.backfill).toFixed(0)}/s direct, ${(db.memories / far.backfill).toFixed(0)}/s at ${rttMs} ms`,
   );
 }
@@ -238,7 +235,7 @@ function rowsOf(near: SideTimes, far: SideTimes, rttMs: number, db: LatencyDatab
     ratioRow(`backfill ${at} vs at 0 ms (messages/s)`, rate(far.backfill), rate(near.backfill), '≥ 0.5×', 0.5),
     {
       ...ratioRow(`backfill vs the original script's pattern, both ${at} (messages/s)`, rate(far.backfill), far.original.migrated / far.original.seconds, '≥ 30×', 30),
-      note: `the pattern timed on its first ${far.original.migrated.toLocaleString('en-US')} messages migrated`,
+      note: `the pattern timed on its first ${far.original.rooms.toLocaleString('en-US')} rooms: ${far.original.migrated.toLocaleString('en-US')} messages migrated`,
     },
     { name: `reconcile ${at} vs at 0 ms (time)`, tool: far.reconcile, baseline: near.reconcile, unit: 's', ratio: far.reconcile / near.reconcile, goal: '' },
     ratioRow(`reconcile --full at ${rttMs} ms vs at 0 ms (messages/s)`, rate(far.reconcileFull), rate(near.reconcileFull), '', null),
@@ -250,26 +247,30 @@ function ratioRow(name: string, toolRate: number, baselineRate: number, goal: st
   return { name, tool: toolRate, baseline: baselineRate, unit: '/s', ratio, goal, ...(atLeast !== null ? { met: ratio >= atLeast } : {}) };
 }
 
-/** Backfill through the proxy with each set of flags, against the direct run's rate: which settings hide latency. */
+/** Backfill with each set of flags at 0 ms and through the proxy (best of `repetitions`): which settings hide latency. */
 export async function backfillFlagSweep<D extends LatencyDatabase>(
   db: D,
   run: LatencyRun<D>,
-  rttMs: number,
-  flagSets: readonly (readonly string[])[],
+  options: { rttMs: number; repetitions: number; flagSets: readonly (readonly string[])[] },
 ): Promise<void> {
   const target = new URL(db.url);
-  const proxy = await startDelayProxy(target.hostname, Number(target.port || 5432), rttMs);
+  const proxy = await startDelayProxy(target.hostname, Number(target.port || 5432), options.rttMs);
+  const best = async (side: D, flags: readonly string[]) => {
+    let seconds = Infinity;
+    for (let i = 0; i < options.repetitions; i++) {
+      await run.resetTarget(db.pool);
+      seconds = Math.min(seconds, (await run.tool('backfill', side, ...flags)).seconds);
+    }
+    return seconds;
+  };
   try {
     const far: D = { ...db, url: throughProxy(db.url, proxy.port) };
-    for (const flags of flagSets) {
-      await run.resetTarget(db.pool);
-      const direct = await run.tool('backfill', db, ...flags);
-      await run.resetTarget(db.pool);
-      const proxied = await run.tool('backfill', far, ...flags);
-      const rate = (seconds: number) => db.memories / seconds;
+    for (const flags of options.flagSets) {
+      const direct = await best(db, flags);
+      const proxied = await best(far, flags);
       run.log(
-        `backfill ${flags.join(' ') || '(defaults)'}: ${rate(direct.seconds).toFixed(0)}/s at 0 ms, ` +
-          `${rate(proxied.seconds).toFixed(0)}/s at ${rttMs} ms (${(direct.seconds / proxied.seconds).toFixed(2)}×)`,
+        `backfill ${flags.join(' ') || '(defaults)'}: ${(db.memories / direct).toFixed(0)}/s at 0 ms, ` +
+          `${(db.memories / proxied).toFixed(0)}/s at ${options.rttMs} ms (${(direct / proxied).toFixed(2)}×)`,
       );
     }
     await run.resetTarget(db.pool);
@@ -282,8 +283,8 @@ const BENCH_SEED = 42;
 const SWEEP: readonly (readonly string[])[] = [
   [],
   ['--concurrency', '4'],
-  ['--concurrency', '8'],
   ['--batch-size', '1000'],
+  ['--batch-size', '1000', '--concurrency', '4'],
   ['--batch-size', '250', '--concurrency', '8'],
 ];
 
@@ -313,15 +314,16 @@ async function main(): Promise<void> {
     const db: LatencyDatabase = { url: database.url, pool, rooms, memories: seeded.memories };
     const run: LatencyRun<LatencyDatabase> = { tool: cliTool(reports), log, resetTarget };
     const rttMs = number(values.rtt, DEFAULT_LATENCY_OPTIONS.rttMs);
+    const repetitions = number(values.repetitions, DEFAULT_LATENCY_OPTIONS.repetitions);
     const rows = await latencyRows(db, run, {
       rttMs,
       originalRooms: number(values['original-rooms'], DEFAULT_LATENCY_OPTIONS.originalRooms),
-      repetitions: number(values.repetitions, DEFAULT_LATENCY_OPTIONS.repetitions),
+      repetitions,
     });
-    if (values.sweep) await backfillFlagSweep(db, run, rttMs, SWEEP);
     // renderTable also prints an (empty) peak-RSS table after a blank line.
     process.stdout.write(`${renderTable(rows, []).split('\n\n')[0]}\n`);
     log(`${rooms} rooms, ${seeded.memories} memories; wall time ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    if (values.sweep) await backfillFlagSweep(db, run, { rttMs, repetitions: Math.max(2, repetitions), flagSets: SWEEP });
   } finally {
     await pool.end();
     await database.drop().catch(() => {});

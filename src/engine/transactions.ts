@@ -55,17 +55,18 @@ export async function inTransaction<T>(
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query(`begin isolation level ${options.isolation}${options.readOnly ? ' read only' : ''}`);
+    // One round trip for the transaction's start and its settings: over a network each costs a latency.
     // No JIT and no parallel workers: a batch statement touches a few thousand rows, yet its cost
     // estimates (state tables analysed while still small) crossed jit_above_cost, and each statement
     // paid up to a second compiling, or several milliseconds starting workers. SET LOCAL rather than
     // SELECT set_config: a SET takes no snapshot, so a REPEATABLE READ transaction's snapshot is taken by
     // its first real statement (a batch's row lock), not before it.
     await client.query(
-      `set local statement_timeout = ${integerMs(options.statementTimeoutMs)}; set local lock_timeout = ${integerMs(options.lockTimeoutMs)};` +
-        ' set local jit = off; set local max_parallel_workers_per_gather = 0',
+      `begin isolation level ${options.isolation}${options.readOnly ? ' read only' : ''};` +
+        ` set local statement_timeout = ${integerMs(options.statementTimeoutMs)}; set local lock_timeout = ${integerMs(options.lockTimeoutMs)};` +
+        ' set local jit = off; set local max_parallel_workers_per_gather = 0' +
+        (options.asyncCommit ? '; set local synchronous_commit = off' : ''),
     );
-    if (options.asyncCommit) await client.query('set local synchronous_commit = off');
     const result = await work(client);
     await client.query(options.rollback ? 'rollback' : 'commit');
     return result;

@@ -23,13 +23,18 @@ describe('bench smoke run', () => {
     });
     const rated = result.rows.filter((row) => row.tool !== null && row.unit === '/s');
     expect(rated.map((row) => row.name)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/in-database/), expect.stringMatching(/original script/), expect.stringMatching(/converter/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/in-database/), expect.stringMatching(/original script/), expect.stringMatching(/converter/),
+        expect.stringMatching(/lean COPY/), expect.stringMatching(/reconcile --full vs backfill/), expect.stringMatching(/25 ms round trip vs at 0 ms/),
+      ]),
     );
     for (const row of rated) {
       expect(row.tool, row.name).toBeGreaterThan(0);
       expect(row.baseline, row.name).toBeGreaterThan(0);
       expect(row.ratio, row.name).toBeGreaterThan(0);
     }
+    const digestMode = result.rows.find((row) => /CI mode/.test(row.name));
+    expect(digestMode?.tool, 'reconcile in its CI mode is timed').toBeGreaterThan(0);
     const commands = new Set(result.rss.map((r) => r.command));
     expect(commands.has('backfill')).toBe(true);
     for (const r of result.rss) expect(r.peakRssMb, `${r.command} at ${r.rooms}`).toBeGreaterThan(0);

@@ -7,7 +7,7 @@ import { addBudgetOptions, addCommonOptions, addPacingOptions, addWalkOptions, d
 import { runCommand } from '../../cli/run-command.ts';
 
 export function registerBackfill(program: Command, setExitCode: (code: number) => void): void {
-  addPacingOptions(addBudgetOptions(addWalkOptions(addCommonOptions(program.command('backfill')))))
+  addPacingOptions(addBudgetOptions(addWalkOptions(addCommonOptions(program.command('backfill')), '1000')))
     .description('rooms → sessions + chats, memories → chat_messages (AI SDK v6); idempotent and resumable')
     .addOption(dryRunOption())
     .option('--undo <runId>', 'remove the rows that run inserted and the app has not changed since')

@@ -88,7 +88,9 @@ export async function readConfirmedRooms(
          left join public.accounts ar on ar.id = ${artist}
          ${MEMORY_DIGESTS_JOIN}
         where ${roomFingerprintSql(artist)} = g.fingerprint and ${filter.sql}
-     ), messages as (
+     ), messages as materialized (
+       -- Materialized: the fingerprint filter makes the planner expect one room, and it then re-ran this
+       -- aggregate once per room in a nested loop (seconds per batch).
        select m.room_id,
               bool_and(case when m.id::text = any(g.skipped_ids) then cm.id is null
                             else coalesce(tl.digest = ${messageDigestSql('cm')}, false) end) as as_written
