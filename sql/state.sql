@@ -99,3 +99,5 @@ create table if not exists __SCHEMA__.target_ledger (
   written_at timestamptz not null default now(),
   primary key (kind, id)
 );
+-- The row version (xmin) the tool's write left, so reconcile can confirm a row unchanged without hashing it.
+alter table __SCHEMA__.target_ledger add column if not exists row_xmin text;

@@ -23,6 +23,20 @@ export async function stateSchemaExists(db: pg.ClientBase | pg.Pool, schema: str
   return rows[0]?.present === true;
 }
 
+/** Whether the target ledger records row versions (row_xmin, added in 0.2): older schemas get it on their next write. */
+export async function ledgerHasRowXmin(db: pg.ClientBase | pg.Pool, schema: string): Promise<boolean> {
+  const { rows } = await db.query<{ present: boolean }>(
+    `select exists (select 1 from pg_attribute where attrelid = to_regclass($1) and attname = 'row_xmin' and not attisdropped) as present`,
+    [`${quoteIdent(schema)}.target_ledger`],
+  );
+  return rows[0]?.present === true;
+}
+
+/** For a dry run: the state DDL inside its rolled-back transaction, where the schema is absent or older. */
+export async function stateDdlIfNeeded(client: pg.ClientBase, schema: string): Promise<void> {
+  if (!(await ledgerHasRowXmin(client, schema))) await client.query(await stateSchemaDdl(client, schema));
+}
+
 /** Creates the state schema on first use. */
 export async function ensureStateSchema(pool: pg.Pool, schema: string): Promise<void> {
   if (await stateSchemaExists(pool, schema)) return;

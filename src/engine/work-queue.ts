@@ -79,8 +79,10 @@ export async function ensureWorkQueueSchema(pool: pg.Pool, schema: string): Prom
     `select exists (select 1 from pg_attribute
                      where attrelid = to_regclass($1) and attname = 'after_id' and atttypid = 'text'::regtype)
         and exists (select 1 from pg_attribute
-                     where attrelid = to_regclass($2) and attname = 'keys_total' and not attisdropped) as current`,
-    [`${quoteIdent(schema)}.batches`, `${quoteIdent(schema)}.runs`],
+                     where attrelid = to_regclass($2) and attname = 'keys_total' and not attisdropped)
+        and exists (select 1 from pg_attribute
+                     where attrelid = to_regclass($3) and attname = 'row_xmin' and not attisdropped) as current`,
+    [`${quoteIdent(schema)}.batches`, `${quoteIdent(schema)}.runs`, `${quoteIdent(schema)}.target_ledger`],
   );
   if (rows[0]?.current) return;
   await applyStateDdl(pool, `recoup-migrate:state-schema:${schema}`, await stateSchemaDdl(pool, schema));

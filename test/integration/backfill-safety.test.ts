@@ -312,7 +312,8 @@ describe('secrets', () => {
       await env.pool.query(`reassign owned by ${role} to current_user`);
       await env.pool.query(`drop role ${role}`);
     }
-  });
+    // 28 runs of the binary: on 2 busy cores that can take more than the default minute.
+  }, 240_000);
 
   it('puts no value from a message in a report without --show-values: not a made-up role, a tool name or a state', async () => {
     const accountId = await insertAccount(env.pool);

@@ -96,6 +96,41 @@ describe('reconcile: rooms confirmed by digest, the rest compared in full', () =
     await runCli(['fix-parts', '--json', '--room', rooms[1]!], { databaseUrl: env.db.url });
   });
 
+  it('confirms a message by the row version the write left, and by its digest where the ledger has no version', async () => {
+    const message = await messageIn(4, 1);
+    const ledger = 'recoup_migrate.target_ledger';
+    const { rows } = await env.pool.query<{ digest: string; row_xmin: string | null; xmin: string }>(
+      `select l.digest, l.row_xmin, cm.xmin::text as xmin from ${ledger} l join chat_messages cm on cm.id = l.id where l.kind = 'message' and l.id = $1`,
+      [message],
+    );
+    expect(rows[0]!.row_xmin).toBe(rows[0]!.xmin);
+    // The row version alone vouches for the row: a wrong digest beside it does not matter…
+    await env.pool.query(`update ${ledger} set digest = 'not the digest' where kind = 'message' and id = $1`, [message]);
+    expect((await reconcile()).lines.get(rooms[4]!)!.confirmedBy).toBe('digest');
+    // …but without it (a ledger from before row_xmin, a restored dump) the digest decides.
+    await env.pool.query(`update ${ledger} set row_xmin = null where kind = 'message' and id = $1`, [message]);
+    expect((await reconcile()).lines.get(rooms[4]!)!.confirmedBy).toBeUndefined();
+    await env.pool.query(`update ${ledger} set digest = $2 where kind = 'message' and id = $1`, [message, rows[0]!.digest]);
+    expect((await reconcile()).lines.get(rooms[4]!)!.confirmedBy).toBe('digest');
+  });
+
+  it('works with a ledger from before row_xmin (digests decide), and the next backfill adds the column', async () => {
+    const current = await reconcile();
+    await env.pool.query('alter table recoup_migrate.target_ledger drop column row_xmin');
+    const old = await reconcile();
+    expect(old.code).toBe(current.code);
+    expect(old.json!.compared).toEqual(current.json!.compared);
+    expect(old.json!.reasons).toEqual(current.json!.reasons);
+    const preview = await runCli(['backfill', '--dry-run', '--json'], { databaseUrl: env.db.url });
+    expect(preview.code, preview.stderr).toBe(0);
+    const { rows: before } = await env.pool.query(`select 1 from pg_attribute where attrelid = 'recoup_migrate.target_ledger'::regclass and attname = 'row_xmin' and not attisdropped`);
+    expect(before).toHaveLength(0);
+    const backfill = await runCli(['backfill', '--json'], { databaseUrl: env.db.url });
+    expect(backfill.code, backfill.stderr).toBe(0);
+    const { rows: after } = await env.pool.query(`select 1 from pg_attribute where attrelid = 'recoup_migrate.target_ledger'::regclass and attname = 'row_xmin' and not attisdropped`);
+    expect(after).toHaveLength(1);
+  });
+
   it('cannot see a converter bug, which --full does: a row and its ledger digest changed together', async () => {
     const wrong = await messageIn(5, 1);
     await env.pool.query(`update chat_messages set parts = jsonb_set(parts, '{parts,0,text}', '"a converter bug"') where id = $1`, [wrong]);

@@ -3,7 +3,7 @@ import type { Logger } from '../../engine/logger.ts';
 import type { BeforeCommit } from '../../engine/batch-runner.ts';
 import type { DatabaseShape } from '../../engine/preflight.ts';
 import { quoteIdent } from '../../engine/sql-files.ts';
-import { stateSchemaDdl } from '../../engine/state-schema.ts';
+import { stateDdlIfNeeded } from '../../engine/state-schema.ts';
 import { partsBackupDdlIfNeeded } from '../../engine/parts-backup.ts';
 import {
   forEachMemoryPage,
@@ -71,8 +71,10 @@ export async function backfillRange(
     },
     async (client) => {
       if (beforeCommit) await beforeCommit.lock(client);
-      if (context.createStateSchemaInTransaction) await client.query(await stateSchemaDdl(client, context.stateSchema));
-      if (context.dryRun) await partsBackupDdlIfNeeded(client, context.stateSchema);
+      if (context.dryRun) {
+        await stateDdlIfNeeded(client, context.stateSchema);
+        await partsBackupDdlIfNeeded(client, context.stateSchema);
+      }
       const rows = await readRoomsInRange(client, range, scope, {
         stateSchema: context.stateSchema,
         roomsHaveArtistId: context.shape.roomsHasArtistId,

@@ -68,6 +68,7 @@ export async function trackedWrite(
       select i.*, ${spec.digest('i')} as digest from input i
     ), classified as (
       select e.*, l.digest as ledger_digest, l.converter_version as ledger_converter_version,
+        l.row_xmin as ledger_xmin, cur.xmin::text as cur_xmin,
         case
           when cur.id is null then 'insert'
           when ${spec.digest('cur')} = e.digest then 'equal'
@@ -84,29 +85,32 @@ export async function trackedWrite(
       select ${insertColumns.map((column) => spec.insert[column]).join(', ')}
         from classified c where c.action = 'insert'
       on conflict (id) do nothing
-      returning id
+      returning id, xmin::text as row_xmin
     ), ${backupCte(spec, stateSchema)}updated as (
       update public.${spec.table} cur
          set ${spec.update.map((column) => `${column} = ${spec.insert[column]}`).join(', ')}
         from classified c
        where c.action in ('update', 'upgrade') and cur.id = c.id
-      returning cur.id
+      returning cur.id, cur.xmin::text as row_xmin
     ), outcomes as (
-      select c.id, c.room_id, c.action, c.digest, c.ledger_digest,
+      select c.id, c.room_id, c.action, c.digest, c.ledger_digest, c.ledger_xmin,
+             coalesce(ins.row_xmin, upd.row_xmin, c.cur_xmin) as row_xmin,
              ins.id is not null as inserted, upd.id is not null as updated
         from classified c
         left join inserted ins on ins.id = c.id
         left join updated upd on upd.id = c.id
     ), ledgered as (
-      insert into ${ledger} (kind, id, room_id, digest, inserted_by, written_by, converter_version)
-      select '${spec.kind}', o.id, o.room_id, o.digest, case when o.inserted then $2::uuid end, $2::uuid, $3
+      insert into ${ledger} (kind, id, room_id, digest, inserted_by, written_by, converter_version, row_xmin)
+      select '${spec.kind}', o.id, o.room_id, o.digest, case when o.inserted then $2::uuid end, $2::uuid, $3, o.row_xmin
         from outcomes o
-       where o.inserted or o.updated or (o.action = 'equal' and o.ledger_digest is distinct from o.digest)
+       where o.inserted or o.updated
+          or (o.action = 'equal' and (o.ledger_digest is distinct from o.digest or o.ledger_xmin is distinct from o.row_xmin))
       on conflict (kind, id) do update
         set digest = excluded.digest,
             inserted_by = coalesce(excluded.inserted_by, ${ledger}.inserted_by),
             written_by = excluded.written_by,
             converter_version = excluded.converter_version,
+            row_xmin = excluded.row_xmin,
             written_at = now()
     )
     select o.id, o.room_id::text as room_id, o.action, o.inserted, o.updated from outcomes o`;
@@ -154,14 +158,14 @@ export async function insertFresh(
        insert into public.${spec.table} (${insertColumns.join(', ')})
        select ${insertColumns.map((column) => spec.insert[column]).join(', ')} from input c
        on conflict (id) do nothing
-       returning *
+       returning *, xmin::text as row_xmin
      ), ledgered as (
-       insert into ${ledger} (kind, id, room_id, digest, inserted_by, written_by, converter_version)
-       select '${spec.kind}', i.id, c.room_id, ${spec.digest('i')}, $2::uuid, $2::uuid, $3
+       insert into ${ledger} (kind, id, room_id, digest, inserted_by, written_by, converter_version, row_xmin)
+       select '${spec.kind}', i.id, c.room_id, ${spec.digest('i')}, $2::uuid, $2::uuid, $3, i.row_xmin
          from inserted i join input c on c.id = i.id
        on conflict (kind, id) do update
          set digest = excluded.digest, inserted_by = excluded.inserted_by, written_by = excluded.written_by,
-             converter_version = excluded.converter_version, written_at = now()
+             converter_version = excluded.converter_version, row_xmin = excluded.row_xmin, written_at = now()
      )
      select i.id, c.room_id::text as room_id from inserted i join input c on c.id = i.id`,
     [json, run.runId, run.converterVersion],

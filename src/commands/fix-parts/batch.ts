@@ -3,7 +3,7 @@ import { looksLikeLegacyId, type MessageRange, type ResolvedMessageScope } from 
 import { readMemoriesOfMessages, readMessagesInRange, readStoredParts, type OwnershipTables, type StoredMessageRow } from './reads.ts';
 import { partsBackupDdlIfNeeded } from '../../engine/parts-backup.ts';
 import { applyPartsFixes, type AppliedFix, type PartsFix } from './write.ts';
-import { stateSchemaDdl } from '../../engine/state-schema.ts';
+import { stateDdlIfNeeded } from '../../engine/state-schema.ts';
 import { markDoneAlone } from '../../engine/batch-runner.ts';
 import { inTransaction } from '../../engine/transactions.ts';
 import { CONVERTER_VERSION } from '../../migration/convert.ts';
@@ -94,8 +94,10 @@ export async function fixPartsRange(
     return result;
   }
   return await inTransaction(context.pool, { ...write, rollback: context.dryRun }, async (client) => {
-    if (context.stateSchemaMissing) await client.query(await stateSchemaDdl(client, context.stateSchema));
-    if (context.dryRun) await partsBackupDdlIfNeeded(client, context.stateSchema);
+    if (context.dryRun) {
+      await stateDdlIfNeeded(client, context.stateSchema);
+      await partsBackupDdlIfNeeded(client, context.stateSchema);
+    }
     const applied = await applyPartsFixes(client, { stateSchema: context.stateSchema, runId: context.runId, converterVersion: CONVERTER_VERSION }, fixes);
     const result = resultOf(new Map(applied.map((a) => [a.id, a])));
     if (beforeCommit) await beforeCommit(client, result);

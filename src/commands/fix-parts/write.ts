@@ -75,7 +75,7 @@ export async function applyPartsFixes(client: pg.ClientBase, run: PartsWriteRun,
          join ${backup} b on b.run_id = $2::uuid and b.message_id = i.id
         where cm.id = i.id and cm.xmin = i.xmin::xid
        returning cm.id, cm.chat_id, cm.role, cm.created_at, cm.parts, i.room_id, b.old_digest,
-                 md5(cm.parts::text) as new_digest
+                 md5(cm.parts::text) as new_digest, cm.xmin::text as row_xmin
      ), removed as (
        delete from public.chat_messages cm
         using ${backup} b
@@ -85,12 +85,12 @@ export async function applyPartsFixes(client: pg.ClientBase, run: PartsWriteRun,
        update ${backup} b set new_digest = u.new_digest
          from updated u where b.run_id = $2::uuid and b.message_id = u.id
      ), ledgered as (
-       insert into ${ledger} (kind, id, room_id, digest, inserted_by, written_by, converter_version)
-       select 'message', u.id, u.room_id, ${messageDigestSql('u')}, null, $2::uuid, $3
+       insert into ${ledger} (kind, id, room_id, digest, inserted_by, written_by, converter_version, row_xmin)
+       select 'message', u.id, u.room_id, ${messageDigestSql('u')}, null, $2::uuid, $3, u.row_xmin
          from updated u where u.room_id is not null
        on conflict (kind, id) do update
          set digest = excluded.digest, written_by = excluded.written_by,
-             converter_version = excluded.converter_version, written_at = now()
+             converter_version = excluded.converter_version, row_xmin = excluded.row_xmin, written_at = now()
      ), unledgered as (
        delete from ${ledger} l using removed r where l.kind = 'message' and l.id = r.id
      )

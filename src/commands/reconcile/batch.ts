@@ -19,6 +19,8 @@ export interface ReconcileBatchContext {
   ledgerSchema: string | null;
   /** --full: convert and compare every room; else rooms unchanged since backfill are confirmed by digest. */
   full: boolean;
+  /** The ledger records row versions (row_xmin): messages are confirmed by them, not hashed. */
+  ledgerHasRowXmin: boolean;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
   judge: JudgeOptions;
@@ -50,6 +52,7 @@ export async function reconcileRange(context: ReconcileBatchContext, range: Room
       const confirmed = context.ledgerSchema !== null && !context.full && rooms.length > 0
         ? await readConfirmedRooms(client, range, context.scope, {
             ledgerSchema: context.ledgerSchema,
+            ledgerHasRowXmin: context.ledgerHasRowXmin,
             roomsHaveArtistId: context.shape.roomsHasArtistId,
             sessionsHaveArtistId: context.shape.sessionsHasArtistId,
           })

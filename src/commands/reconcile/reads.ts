@@ -62,14 +62,16 @@ export interface ConfirmedRoom {
  * The rooms of one range that can be confirmed without converting anything: backfill migrated them with
  * this converter version from exactly the legacy rows there are now (the fingerprint), and every target
  * row still holds what the tool recorded writing: the session, the chat, and a message for each memory
- * it did not skip (its ledger digest taken of the stored row), none for those it skipped. The rest are
+ * it did not skip, none for those it skipped. A message is as written when its row version (xmin) is the
+ * one the tool's write left (any later write makes a new version), else when the ledger's digest equals
+ * the stored row's (hashing it: after a restore from a dump, or a ledger from before row_xmin). The rest are
  * compared in full. What this cannot see is a converter bug: `--full` compares everything.
  */
 export async function readConfirmedRooms(
   client: pg.ClientBase,
   range: RoomRange,
   scope: RoomScope,
-  options: { ledgerSchema: string; roomsHaveArtistId: boolean; sessionsHaveArtistId: boolean },
+  options: { ledgerSchema: string; ledgerHasRowXmin: boolean; roomsHaveArtistId: boolean; sessionsHaveArtistId: boolean },
 ): Promise<Map<string, ConfirmedRoom>> {
   const state = quoteIdent(options.ledgerSchema);
   const artist = options.roomsHaveArtistId ? 'r.artist_id' : 'null::uuid';
@@ -93,6 +95,7 @@ export async function readConfirmedRooms(
        -- aggregate once per room in a nested loop (seconds per batch).
        select m.room_id,
               bool_and(case when m.id::text = any(g.skipped_ids) then cm.id is null
+                            ${options.ledgerHasRowXmin ? `when tl.row_xmin = cm.xmin::text then true` : ''}
                             else coalesce(tl.digest = ${messageDigestSql('cm')}, false) end) as as_written
          from public.memories m
          join unchanged g on g.room_id = m.room_id

@@ -5,7 +5,7 @@ import { assertNoConflictingLease } from '../../engine/leases.ts';
 import { inspectDatabase, type DatabaseShape } from '../../engine/preflight.ts';
 import { recordRunEndOrWarn } from '../../engine/runs.ts';
 import type { RoomScope } from '../../engine/source-reads.ts';
-import { stateSchemaExists } from '../../engine/state-schema.ts';
+import { ledgerHasRowXmin, stateSchemaExists } from '../../engine/state-schema.ts';
 import { finishedBatchStats } from '../../engine/work-queue.ts';
 import { countReason, type ReasonCode, type ReasonCounts } from '../../migration/reasons.ts';
 import { Baseline, type BaselineCounts } from './baseline.ts';
@@ -101,6 +101,7 @@ async function walkAndReport(options: ReconcileOptions, context: CommandContext,
     sample: options.sample,
     ledgerSchema,
     full: options.full === true,
+    ledgerHasRowXmin: ledgerSchema !== null && (await ledgerHasRowXmin(pool, ledgerSchema)),
     statementTimeoutMs: options.statementTimeoutMs,
     lockTimeoutMs: options.lockTimeoutMs,
     judge: { showValues: context.showValues, valueChars: SHOWN_VALUE_CHARS },
