@@ -74,7 +74,7 @@ export function writeBenchmarksDoc(path: URL, table: string, machine: Machine, s
 Produced by \`npm run bench\` (bench/run.ts); re-run it to refresh this file. Every rate is the best of
 the repetitions of each side, measured in the same run on the same seeded database; rows marked "at
 N rooms" are single runs on the large database, where fixed costs (start-up checks, the lease, the run
-record) weigh less than on the small one's four batches. Rates count the
+record) weigh less than on the small one's two batches of 1,000 rooms. Rates count the
 source memories of the seeded database per second of the command's own run time (the summary's
 startedAt → finishedAt, without Node's start-up). Peak RSS is the child process's maximum resident set
 size (GNU time, else /proc VmHWM).
