@@ -73,6 +73,7 @@ describe('reconcile: rooms confirmed by digest, the rest compared in full', () =
 
   it('compares in full, and finds, whatever changed since backfill: a message, a row for a skipped memory, a memory, a title, the converter version', async () => {
     const edited = await messageIn(1, 1);
+    const { rows: original } = await env.pool.query<{ parts: string }>('select parts::text as parts from chat_messages where id = $1', [edited]);
     await env.pool.query(`update chat_messages set parts = jsonb_set(parts, '{parts,0,text}', '"tampered"') where id = $1`, [edited]);
     await env.pool.query(`insert into chat_messages (id, chat_id, role, parts) values ($1, $2, 'assistant', '[{"type":"step-start"}]')`, [emptyMemory, rooms[0]]);
     await env.pool.query(`update memories set content = '{"role":"user","content":"question 2, edited"}' where id = $1`, [await messageIn(2, 0)]);
@@ -90,10 +91,14 @@ describe('reconcile: rooms confirmed by digest, the rest compared in full', () =
     expect(result.lines.get(rooms[3]!)).toMatchObject({ status: 'clean', app: { renamed: true } });
     expect(result.lines.get(rooms[4]!)!.status).toBe('clean');
 
-    // Put it back for what follows.
+    // Put it back for what follows: the message as it was, no row for the skipped memory, and backfill
+    // for the edited memory and the older converter version; only the renamed chat stays the app's.
+    await env.pool.query('update chat_messages set parts = $2::jsonb where id = $1', [edited, original[0]!.parts]);
     await env.pool.query('delete from chat_messages where id = $1', [emptyMemory]);
     await runCli(['backfill', '--json'], { databaseUrl: env.db.url });
-    await runCli(['fix-parts', '--json', '--room', rooms[1]!], { databaseUrl: env.db.url });
+    const after = await reconcile();
+    expect(after.code).toBe(0);
+    expect(after.json!.compared).toEqual({ byDigest: 5, inFull: 2 });
   });
 
   it('confirms a message by the row version the write left, and by its digest where the ledger has no version', async () => {

@@ -128,7 +128,7 @@ describe('work queue: a lease renewal during a REPEATABLE READ batch', () => {
     );
     const results = await backfillRange(
       {
-        pool, stateSchema: STATE, runId: randomUUID(), dryRun: true, createStateSchemaInTransaction: false,
+        pool, stateSchema: STATE, runId: randomUUID(), dryRun: true,
         shape: await inspectDatabase(pool, { target: true }), scope: {}, statementTimeoutMs: 30_000, lockTimeoutMs: 10_000,
         logger: createLogger('silent'),
       },

@@ -43,9 +43,15 @@ export interface ContinuationOptions {
    * default the mock takes none.
    */
   supportedUrls?: Record<string, RegExp[]>;
+  /**
+   * false: send the history as it stands, with no new user message, as the app does to resume a chat
+   * after the user answered an approval. That is when ai@6 runs an approved tool; after a new user
+   * message it never does.
+   */
+  askAgain?: boolean;
 }
 
-/** The user asks one more question in the chat; the model answers with text. */
+/** The user asks one more question in the chat (or the app resumes it: askAgain false); the model answers with text. */
 export async function continueChat(messages: UIMessage[], chat: ChatWithParts, options: ContinuationOptions = {}): Promise<Continuation> {
   const executedTools: string[] = [];
   const prompts: unknown[] = [];
@@ -61,7 +67,7 @@ export async function continueChat(messages: UIMessage[], chat: ChatWithParts, o
   try {
     const result = streamText({
       model,
-      messages: [...(await convertToModelMessages(messages, { tools })), { role: 'user', content: 'and now?' }],
+      messages: [...(await convertToModelMessages(messages, { tools })), ...(options.askAgain === false ? [] : [{ role: 'user' as const, content: 'and now?' }])],
       tools,
       onError: ({ error }) => void errors.add(error),
     });

@@ -77,8 +77,14 @@ for (const { sdk, chats } of fixtures) {
       });
 
       it('ai@6.0.190 continues the chat without running a tool', async () => {
-        const continuation = await continueChat(converted.map(({ message }) => message), chat);
-        expect(continuation).toEqual({ errors: [], unansweredToolCalls: [], executedTools: [] });
+        const messages = converted.map(({ message }) => message);
+        expect(await continueChat(messages, chat)).toEqual({ errors: [], unansweredToolCalls: [], executedTools: [] });
+        // Resumed as it stands (no new question), up to each assistant message: where an open approval would run.
+        for (const [index, { message }] of converted.entries()) {
+          if (message.role !== 'assistant') continue;
+          const resumed = await continueChat(messages.slice(0, index + 1), chat, { askAgain: false });
+          expect(resumed.executedTools, message.id).toEqual([]);
+        }
       });
     });
   }
@@ -102,6 +108,13 @@ describe('the continuation check (negative controls)', () => {
     const continuation = await continueChat(raw, chat);
     expect(continuation.errors).toEqual([]);
     expect(continuation.unansweredToolCalls).toHaveLength(1);
+  });
+
+  it('runs the tool of a raw approved-but-never-run part when the chat is resumed as it stands', async () => {
+    const { chat, upTo } = firstStoredWith('approval-responded');
+    const raw = chat.messages.slice(0, upTo + 1).map(unconverted);
+    const resumed = await continueChat(raw, chat, { askAgain: false });
+    expect(resumed.executedTools).toHaveLength(1);
   });
 });
 

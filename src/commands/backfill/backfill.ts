@@ -2,7 +2,7 @@ import { inspectDatabase } from '../../engine/preflight.ts';
 import { recordRunEndOrWarn } from '../../engine/runs.ts';
 import type { RoomScope } from '../../engine/source-reads.ts';
 import type { DatabaseShape } from '../../engine/preflight.ts';
-import { analyzeLedgers, stateSchemaExists } from '../../engine/state-schema.ts';
+import { analyzeLedgers } from '../../engine/state-schema.ts';
 import { ensurePartsBackupTable } from '../../engine/parts-backup.ts';
 import { roomKeyset } from '../../engine/keysets.ts';
 import { finishedBatchStats } from '../../engine/work-queue.ts';
@@ -30,25 +30,24 @@ export async function backfill(options: BackfillOptions, context: CommandContext
   const { pool, stateSchema } = context;
   const shape = await inspectDatabase(pool, { target: true, writes: { sessions: ['INSERT', 'UPDATE'], chats: ['INSERT', 'UPDATE'], chat_messages: ['INSERT', 'UPDATE'] }, state: { schema: stateSchema, write: true } });
   if (options.dryRun) {
-    // A dry run records no run and takes no lease (both are writes); it may not even create the schema.
-    const createStateSchemaInTransaction = !(await stateSchemaExists(pool, stateSchema));
-    return walkAndReport(options, context, { runId: context.runId, joined: false, reportDir: context.reportDir, createStateSchemaInTransaction, shape });
+    // A dry run records no run and takes no lease (both are writes); it may not even create the schema
+    // (its batches run the state DDL they need in their rolled-back transactions).
+    return walkAndReport(options, context, { runId: context.runId, joined: false, reportDir: context.reportDir, shape });
   }
   const identity = { command: 'backfill', scope: options.scope, options: { batchSize: options.batchSize, concurrency: options.concurrency } };
   return withSharedRun(context, identity, async (run) => {
     await ensurePartsBackupTable(pool, stateSchema);
-    return walkAndReport(options, context, { ...run, createStateSchemaInTransaction: false, shape });
+    return walkAndReport(options, context, { ...run, shape });
   });
 }
 
 interface RunChoice extends SharedRun {
-  createStateSchemaInTransaction: boolean;
   shape: DatabaseShape;
 }
 
 async function walkAndReport(options: BackfillOptions, context: CommandContext, run: RunChoice): Promise<RunSummary> {
   const { pool, logger, stateSchema } = context;
-  const { runId, joined, reportDir, createStateSchemaInTransaction, shape } = run;
+  const { runId, joined, reportDir, shape } = run;
   const report = await ReportWriter.open(reportDir);
   const tally = new BackfillTally();
   const progress = createProgress(options.dryRun ? 'backfill (dry run)' : 'backfill', context.progress, 'rooms');
@@ -57,7 +56,6 @@ async function walkAndReport(options: BackfillOptions, context: CommandContext, 
     stateSchema,
     runId,
     dryRun: options.dryRun,
-    createStateSchemaInTransaction,
     shape,
     scope: options.scope,
     statementTimeoutMs: options.statementTimeoutMs,

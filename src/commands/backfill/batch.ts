@@ -30,8 +30,6 @@ export interface BackfillBatchContext {
   stateSchema: string;
   runId: string;
   dryRun: boolean;
-  /** Dry run on a database whose state schema doesn't exist yet: create it inside the rolled-back transaction. */
-  createStateSchemaInTransaction: boolean;
   shape: DatabaseShape;
   scope: RoomScope;
   statementTimeoutMs: number;

@@ -17,8 +17,6 @@ export interface FixPartsBatchContext {
   stateSchema: string;
   runId: string;
   dryRun: boolean;
-  /** Dry run on a database without the state schema yet: create it in the rolled-back write. */
-  stateSchemaMissing: boolean;
   /** Which state tables exist to tell the tool's rows from the app's. */
   ownership: OwnershipTables;
   scope: ResolvedMessageScope;
